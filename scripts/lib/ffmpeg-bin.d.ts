@@ -1,0 +1,1 @@
+export declare function resolveFfmpeg(): { ffmpeg: string; ffprobe: string; source: 'FFMPEG_BIN' | 'ffmpeg-static' | 'system' }
