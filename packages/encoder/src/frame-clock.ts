@@ -1,0 +1,83 @@
+import { type FrameRate, frameIndexFromPts, timecodeToFrameIndex } from '@mqa/common'
+
+/** Where a frame's index on the shared clock comes from (`--timecode`). */
+export const TimecodeMode = { INPUT: 'input', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
+export type TimecodeMode = (typeof TimecodeMode)[keyof typeof TimecodeMode]
+
+export const ClockSource = { TIMECODE: 'tc', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
+export type ClockSource = (typeof ClockSource)[keyof typeof ClockSource]
+
+export interface ClockInput {
+  /** Our SEI `tc` of the input frame, or SMPTE timecode side data, when there is one. */
+  readonly timecode?: string | undefined
+  readonly ptsTicks?: number | undefined
+  readonly timescale: number
+  /** Wall-clock time the frame arrived, ms since the epoch (injected for tests). */
+  readonly nowMs: number
+}
+
+export interface ClockReading {
+  readonly frameIndex: number
+  readonly source: ClockSource
+  /** The index jumped (not previous + 1): a source restart, a gap or a change of clock source. */
+  readonly discontinuity: boolean
+}
+
+/**
+ * Assigns every input frame its index F on the shared clock (DESIGN.md "Timing and alignment"):
+ * from the input's timecode, else its PTS, else the wall clock. F = PTS index + offset, where the
+ * offset is re-anchored by every valid timecode (mode `input`), so when the timecode goes away
+ * the count carries on from it instead of jumping; mode `wallclock` anchors the offset once, on
+ * the first frame, to the time of day.
+ */
+export class FrameClock {
+  readonly #mode: TimecodeMode
+  readonly #rate: FrameRate
+  #offset: number | undefined
+  #lastIndex: number | undefined
+
+  constructor(mode: TimecodeMode, rate: FrameRate) {
+    this.#mode = mode
+    this.#rate = rate
+  }
+
+  next(input: ClockInput): ClockReading {
+    const ptsIndex = input.ptsTicks === undefined ? undefined : frameIndexFromPts(input.ptsTicks, input.timescale, this.#rate)
+    const tcIndex = this.#mode === TimecodeMode.INPUT && input.timecode !== undefined ? validTimecode(input.timecode, this.#rate) : undefined
+    let frameIndex: number
+    let source: ClockSource
+    if (tcIndex !== undefined) {
+      frameIndex = tcIndex
+      source = ClockSource.TIMECODE
+      if (ptsIndex !== undefined) this.#offset = tcIndex - ptsIndex
+    } else if (this.#mode !== TimecodeMode.WALLCLOCK && ptsIndex !== undefined) {
+      frameIndex = ptsIndex + (this.#offset ?? 0)
+      source = ClockSource.PTS
+    } else {
+      source = ClockSource.WALLCLOCK
+      if (ptsIndex === undefined) {
+        frameIndex = this.#lastIndex === undefined ? this.#wallIndex(input.nowMs) : this.#lastIndex + 1
+      } else {
+        if (this.#offset === undefined) this.#offset = this.#wallIndex(input.nowMs) - ptsIndex
+        frameIndex = ptsIndex + this.#offset
+      }
+    }
+    if (frameIndex < 0) frameIndex = 0
+    const discontinuity = this.#lastIndex !== undefined && frameIndex !== this.#lastIndex + 1
+    this.#lastIndex = frameIndex
+    return { frameIndex, source, discontinuity }
+  }
+
+  #wallIndex(nowMs: number): number {
+    const msOfDay = nowMs % 86_400_000
+    return Math.round((msOfDay * this.#rate.num) / (1000 * this.#rate.den))
+  }
+}
+
+function validTimecode(tc: string, rate: FrameRate): number | undefined {
+  try {
+    return timecodeToFrameIndex(tc, rate)
+  } catch {
+    return undefined // a bad timecode falls back to the next clock source
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * What the composite needs to know about the input, frame by frame (WIRE-FORMAT.md §2): errors
+ * charged to the frame (transport and decode, and concealment until the next clean keyframe),
+ * frames missing before it (PTS gaps), and whether it is frozen or black. Pure: the caller
+ * passes a subsampled luma plane and the error counts it saw since the previous frame.
+ */
+
+export interface LumaPlane {
+  readonly data: Uint8Array
+  readonly linesize: number
+  readonly width: number
+  readonly height: number
+}
+
+/** Every `step`-th luma sample in both directions: enough for black/freeze, cheap on the main thread. */
+export function sampleLuma(plane: LumaPlane, step = 4): Uint8Array {
+  const w = Math.ceil(plane.width / step)
+  const h = Math.ceil(plane.height / step)
+  const out = new Uint8Array(w * h)
+  const src = plane.data
+  let o = 0
+  for (let y = 0; y < plane.height; y += step) {
+    const row = y * plane.linesize
+    for (let x = 0; x < plane.width; x += step) out[o++] = src[row + x]!
+  }
+  return out
+}
+
+export interface InputAnalysisOptions {
+  /** Ticks per frame in the input's time base (timescale · den / num). */
+  readonly frameDurationTicks: number
+  /** A sample at or below this luma level counts as black (16 is video black; 32 allows noise). */
+  readonly blackLumaMax?: number
+  /** Fraction of samples that must be black for the frame to be black. */
+  readonly blackRatio?: number
+  /** Mean absolute luma difference to the previous frame at or below which the frame is frozen. */
+  readonly freezeMaxMad?: number
+  /** Gaps longer than this many frames are a discontinuity (a restart), not drops. */
+  readonly maxDropFrames?: number
+}
+
+export interface FrameInput {
+  readonly ptsTicks?: number | undefined
+  readonly luma: Uint8Array
+  /** The decoder output a keyframe (IDR/IRAP) for this frame. */
+  readonly keyFrame: boolean
+  /** Transport errors (continuity, TEI, sync) seen in the input since the previous frame. */
+  readonly transportErrors: number
+  /** Decode errors since the previous frame, and whether the decoder flagged this frame corrupt. */
+  readonly decodeErrors: number
+  readonly corrupt?: boolean
+}
+
+export interface FrameAnalysis {
+  readonly errors: number
+  readonly dropped: number
+  readonly frozen: boolean
+  readonly black: boolean
+  /** Decoded from damaged input and not yet healed by a clean keyframe. */
+  readonly concealed: boolean
+}
+
+export class InputAnalyzer {
+  readonly #o: Required<InputAnalysisOptions>
+  #prevLuma: Uint8Array | undefined
+  #prevPts: number | undefined
+  #damaged = false
+
+  constructor(options: InputAnalysisOptions) {
+    this.#o = { blackLumaMax: 32, blackRatio: 0.98, freezeMaxMad: 0.25, maxDropFrames: 300, ...options }
+  }
+
+  analyze(f: FrameInput): FrameAnalysis {
+    const fresh = f.transportErrors + f.decodeErrors + (f.corrupt ? 1 : 0)
+    if (fresh > 0) this.#damaged = true
+    else if (f.keyFrame) this.#damaged = false
+    const concealed = this.#damaged
+    const errors = fresh > 0 ? fresh : concealed ? 1 : 0
+
+    let dropped = 0
+    if (f.ptsTicks !== undefined && this.#prevPts !== undefined) {
+      const gap = Math.round((f.ptsTicks - this.#prevPts) / this.#o.frameDurationTicks) - 1
+      if (gap > 0 && gap <= this.#o.maxDropFrames) dropped = gap
+    }
+    if (f.ptsTicks !== undefined) this.#prevPts = f.ptsTicks
+
+    let blackCount = 0
+    const luma = f.luma
+    for (let i = 0; i < luma.length; i++) if (luma[i]! <= this.#o.blackLumaMax) blackCount++
+    const black = luma.length > 0 && blackCount >= this.#o.blackRatio * luma.length
+
+    let frozen = false
+    const prev = this.#prevLuma
+    if (prev && prev.length === luma.length && luma.length > 0) {
+      let sad = 0
+      for (let i = 0; i < luma.length; i++) sad += Math.abs(luma[i]! - prev[i]!)
+      frozen = sad / luma.length <= this.#o.freezeMaxMad
+    }
+    this.#prevLuma = luma
+    return { errors, dropped, frozen, black, concealed }
+  }
+}

@@ -1,0 +1,46 @@
+import { frameRate } from '@mqa/common'
+import { describe, expect, it } from 'vitest'
+import { FrameClock, TimecodeMode } from '../src/frame-clock.js'
+
+const rate = frameRate(25)
+const tick = 90_000 / 25
+
+describe('frame clock', () => {
+  it('takes the input timecode first', () => {
+    const c = new FrameClock(TimecodeMode.INPUT, rate)
+    expect(c.next({ timecode: '10:00:00:00', ptsTicks: 0, timescale: 90_000, nowMs: 0 })).toEqual({ frameIndex: 900_000, source: 'tc', discontinuity: false })
+    expect(c.next({ timecode: '10:00:00:01', ptsTicks: tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 900_001, discontinuity: false })
+  })
+
+  it('carries on from the last timecode when it goes away, on the PTS', () => {
+    const c = new FrameClock(TimecodeMode.INPUT, rate)
+    c.next({ timecode: '10:00:00:00', ptsTicks: 1000 * tick, timescale: 90_000, nowMs: 0 })
+    expect(c.next({ ptsTicks: 1001 * tick, timescale: 90_000, nowMs: 0 })).toEqual({ frameIndex: 900_001, source: 'pts', discontinuity: false })
+    expect(c.next({ timecode: 'garbage', ptsTicks: 1002 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 900_002, source: 'pts' })
+  })
+
+  it('uses the PTS when told to, ignoring the timecode, and flags jumps', () => {
+    const c = new FrameClock(TimecodeMode.PTS, rate)
+    expect(c.next({ timecode: '10:00:00:00', ptsTicks: 10 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 10, source: 'pts' })
+    expect(c.next({ ptsTicks: 13 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 13, discontinuity: true })
+  })
+
+  it('anchors the wall clock once, on the time of day, then follows the PTS', () => {
+    const c = new FrameClock(TimecodeMode.WALLCLOCK, rate)
+    const nowMs = Date.UTC(2026, 10, 23, 10, 0, 0) // 10:00:00 UTC
+    expect(c.next({ ptsTicks: 5 * tick, timescale: 90_000, nowMs })).toMatchObject({ frameIndex: 900_000, source: 'wallclock' })
+    expect(c.next({ ptsTicks: 6 * tick, timescale: 90_000, nowMs: nowMs + 999 })).toMatchObject({ frameIndex: 900_001 })
+    expect(c.next({ timescale: 90_000, nowMs })).toMatchObject({ frameIndex: 900_002 })
+  })
+
+  it('gives two encoders of one timecoded source the same index whatever their PTS', () => {
+    const a = new FrameClock(TimecodeMode.INPUT, rate)
+    const b = new FrameClock(TimecodeMode.INPUT, rate)
+    for (let i = 0; i < 50; i++) {
+      const tc = `10:00:${String(Math.floor(i / 25)).padStart(2, '0')}:${String(i % 25).padStart(2, '0')}`
+      const ra = a.next({ timecode: tc, ptsTicks: (i + 7) * tick, timescale: 90_000, nowMs: 0 })
+      const rb = b.next({ timecode: tc, ptsTicks: (i + 900) * tick, timescale: 90_000, nowMs: 5000 })
+      expect(ra.frameIndex).toBe(rb.frameIndex)
+    }
+  })
+})
