@@ -81,7 +81,9 @@ describe('Annex B splitting', () => {
         }
         got.push(...s.flush())
         expect(got.map((n) => toHex(n.data))).toEqual(nals.map(toHex))
-        expect(got.map((n) => n.offset)).toEqual(splitAnnexB(stream, H264).map((n) => n.offset))
+        expect(got.map((n) => [n.offset, n.start])).toEqual(splitAnnexB(stream, H264).map((n) => [n.offset, n.start]))
+        // Plain Uint8Array input takes the non-native search path: same answer.
+        expect(splitAnnexB(Uint8Array.from(stream), H264).map((n) => n.offset)).toEqual(splitAnnexB(stream, H264).map((n) => n.offset))
       }),
       { numRuns: 300 },
     )

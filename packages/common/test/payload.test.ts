@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ErrorCode, ScoreScope, decodeMqaPayload, encodeMqaPayload, formatDecimal, mqaRecord, type MqaRecord } from '../src/index.js'
+import { parseDictionary } from 'structured-headers'
+import { ErrorCode, ScoreScope, decodeMqaPayload, encodeMqaPayload, formatDecimal, mqaRecord, parseSimpleDictionary, type MqaRecord } from '../src/index.js'
 import { ascii, catchError } from './helpers.js'
 
 function record(text: string): MqaRecord {
@@ -131,5 +132,35 @@ describe('decimals', () => {
   it('refuses what RFC 8941 cannot carry', () => {
     expect(catchError(() => formatDecimal(NaN)).code).toBe(ErrorCode.VALUE_RANGE)
     expect(catchError(() => formatDecimal(1e13)).code).toBe(ErrorCode.VALUE_RANGE)
+  })
+})
+
+describe('the fast dictionary path', () => {
+  const norm = (d: ReturnType<typeof parseDictionary>) => [...d].map(([k, [v, p]]) => [k, typeof v === 'object' && v !== null ? `${v.constructor.name}:${String(v)}` : v, [...p]])
+
+  it('reads exactly what structured-headers reads whenever it answers (property)', () => {
+    const unit = fc.constantFrom(...'v=1,;fn"tc:0123456789.-?*abz AZ/\\()'.split(''))
+    let answered = 0
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit, maxLength: 40 }), fc.constantFrom('v=1,fn=0,psnr=41.237,ssim=0.982', 'v=1,s=g,nf=5', 'a=?1,b=?0,c', 'tc="10:00:00;02"')), (text) => {
+        const fast = parseSimpleDictionary(text)
+        let general: ReturnType<typeof parseDictionary> | undefined
+        try {
+          general = parseDictionary(text)
+        } catch {
+          general = undefined
+        }
+        if (fast === undefined) return
+        answered++
+        expect(general, text).toBeDefined()
+        expect(norm(fast), text).toEqual(norm(general!))
+      }),
+      { numRuns: 5000 },
+    )
+    expect(answered).toBeGreaterThan(50)
+  })
+
+  it('leaves what it does not handle to the general parser', () => {
+    for (const t of ['a=1;p=2', 'a=(1 2)', 'a="x\\"y"', 'a=1, b=2', 'a=:AQ==:', 'a=1,']) expect(parseSimpleDictionary(t), t).toBeUndefined()
   })
 })
