@@ -2,7 +2,8 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.bench/**', 'test-artifacts/**'] },
+  // fixtures/*.ts are MPEG-TS clips, not TypeScript.
+  { ignores: ['**/dist/**', '**/node_modules/**', '.bench/**', 'test-artifacts/**', 'fixtures/**/*.ts', '!fixtures/**/*.test.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
