@@ -1,1 +1,1 @@
-export {}
+export * from './io/beamcoder.js'
