@@ -1,1 +1,1 @@
-export {}
+export { parseFlags, helpText, UsageError } from './flags.js'

@@ -23,8 +23,20 @@ export const ErrorCode = {
   TIMECODE_INVALID: 'ERR_TIMECODE_INVALID',
   /** A CMSD header that is not a valid structured field, or a key of the wrong type. */
   CMSD_INVALID: 'ERR_CMSD_INVALID',
+  /** MPEG-TS sync (0x47 every 188 bytes) lost; bytes skipped until it came back. */
+  TS_SYNC: 'ERR_TS_SYNC',
+  /** A continuity-counter gap or transport_error_indicator: packets lost or corrupt. */
+  TS_CONTINUITY: 'ERR_TS_CONTINUITY',
+  /** A PAT/PMT section that fails its CRC or is malformed. */
+  TS_PSI: 'ERR_TS_PSI',
+  /** A PES without a start code, with a header past its end, or too large. */
+  TS_PES: 'ERR_TS_PES',
   /** A score, weight or grid parameter out of range. */
   VALUE_RANGE: 'ERR_VALUE_RANGE',
+  /** MPEG-TS packets with transport_error_indicator set (their payload is dropped). */
+  TS_TRANSPORT_ERROR: 'ERR_TS_TRANSPORT_ERROR',
+  /** An MPEG-TS packet with an impossible header, or cut short by the end of input. */
+  TS_PACKET: 'ERR_TS_PACKET',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

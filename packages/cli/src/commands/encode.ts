@@ -1,0 +1,82 @@
+import { parseFrameRate, VideoCodec } from '@mqa/common'
+import { encode, TimecodeMode } from '@mqa/encoder'
+import { helpText, parseFlags, parseSize, UsageError, type FlagTable } from '../flags.js'
+import { jsonLogger } from '../log.js'
+import { statusLine } from '../status.js'
+
+export const encodeFlags = {
+  input: { names: ['-i', '--input'], type: 'string', required: true, description: 'a file, udp://host:port, srt://..., - (stdin) or lavfi:<graph>' },
+  output: { names: ['-o', '--output'], type: 'string', required: true, description: 'a .ts/.mp4 file, udp://host:port or - (stdout, MPEG-TS)' },
+  codec: { names: ['--codec'], type: 'string', choices: ['h264', 'h265'], default: 'h264', description: 'video codec' },
+  preset: { names: ['--preset'], type: 'string', default: 'veryfast', description: 'x264/x265 preset' },
+  bitrate: { names: ['--bitrate'], type: 'string', default: '3M', description: 'video bitrate, e.g. 3000k or 3M' },
+  size: { names: ['--size'], type: 'string', description: 'output WxH (default: the input size)' },
+  fps: { names: ['--fps'], type: 'string', description: 'frame rate when the input does not say, e.g. 25 or 30000/1001' },
+  gopSeconds: { names: ['--gop-seconds'], type: 'number', default: 2, min: 0.04, description: 'GOP length; IDRs on this grid' },
+  segmentSeconds: { names: ['--segment-seconds'], type: 'number', default: 2, min: 0.04, description: 'segment length, a whole number of GOPs' },
+  timecode: { names: ['--timecode'], type: 'string', choices: ['input', 'pts', 'wallclock'], default: 'input', description: 'where frame indices come from' },
+  workers: { names: ['--workers'], type: 'number', default: 2, min: 1, max: 64, description: 'metrics worker threads' },
+  report: { names: ['--report'], type: 'string', description: 'write per-frame records to this JSON file' },
+  realtime: { names: ['--realtime'], type: 'boolean', description: 'pace file and lavfi inputs at their frame rate' },
+  frames: { names: ['--frames'], type: 'number', min: 1, description: 'stop after this many frames' },
+  bframes: { names: ['--bframes'], type: 'number', default: 3, min: 0, max: 16, description: 'B-frames between references' },
+  keepSei: { names: ['--keep-sei'], type: 'boolean', description: "keep user-data SEI that is not ours (input's, encoder info)" },
+} as const satisfies FlagTable
+
+export function parseBitrateKbps(raw: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(raw)
+  if (!m) throw new UsageError(`mqa encode: --bitrate must be like 3000k or 3M, got ${JSON.stringify(raw)}`)
+  const n = Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1000 : m[2]?.toLowerCase() === 'k' ? 1 : 0.001)
+  if (n < 10 || n > 1_000_000) throw new UsageError(`mqa encode: --bitrate ${raw} is out of range (10k to 1000M)`)
+  return Math.round(n)
+}
+
+export async function runEncode(argv: readonly string[]): Promise<number> {
+  const f = parseFlags('encode', encodeFlags, argv)
+  if (f.help) {
+    process.stdout.write(`${helpText('encode', 'encode with every frame measured and its scores written as SEI', encodeFlags)}\n`)
+    return 0
+  }
+  let fps
+  try {
+    fps = f.fps === undefined ? undefined : parseFrameRate(f.fps)
+  } catch {
+    throw new UsageError(`mqa encode: --fps must be a frame rate like 25 or 30000/1001, got ${JSON.stringify(f.fps)}`)
+  }
+  const logger = jsonLogger().child({ component: 'encoder' })
+  const status = statusLine()
+  const controller = new AbortController()
+  const onSignal = () => controller.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    const summary = await encode({
+      input: f.input!,
+      output: f.output!,
+      codec: (f.codec ?? 'h264') as VideoCodec,
+      preset: f.preset ?? 'veryfast',
+      bitrateKbps: parseBitrateKbps(f.bitrate ?? '3M'),
+      size: parseSize('encode', f.size),
+      fps,
+      gopSeconds: f.gopSeconds ?? 2,
+      segmentSeconds: f.segmentSeconds ?? 2,
+      timecode: (f.timecode ?? TimecodeMode.INPUT) as TimecodeMode,
+      workers: f.workers ?? 2,
+      realtime: f.realtime ?? false,
+      maxFrames: f.frames,
+      report: f.report,
+      bframes: f.bframes ?? 3,
+      keepForeignSei: f.keepSei ?? false,
+      logger,
+      signal: controller.signal,
+      onProgress: (p) => status.update(p),
+    })
+    status.done()
+    logger.info('encode done', { ...summary })
+    return 0
+  } finally {
+    status.done()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

@@ -1,0 +1,557 @@
+import { writeFile } from 'node:fs/promises'
+import {
+  type FrameRate,
+  type Logger,
+  type MqaRecordInput,
+  type MqaVideoWeights,
+  DEFAULT_MQA_VIDEO_WEIGHTS,
+  ErrorWindow,
+  VideoCodec,
+  formatTimecode,
+  frameIndexToTimecode,
+  groupAccessUnits,
+  readMqaRecords,
+  segmentGrid,
+  silentLogger,
+  splitAnnexB,
+  splitLengthPrefixed,
+  supportsDropFrame,
+} from '@mqa/common'
+import { AudioAnalyzer } from '../audio-analysis.js'
+import { FrameClock, type TimecodeMode } from '../frame-clock.js'
+import { InputAnalyzer, sampleLuma } from '../input-analysis.js'
+import { ReleaseQueue } from '../release-queue.js'
+import { type FidelityScores, type FrameMeta, GopSummarizer, frameRecord, stampAccessUnit } from '../stamp.js'
+import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
+import { openInput, type OpenedInput } from './input.js'
+import { MetricsPool } from './metrics-pool.js'
+import { copyPlanes, type PlaneCopy } from './metrics-task.js'
+import { Outputs } from './output.js'
+
+export interface EncodeOptions {
+  readonly input: string
+  /** One output, or several streamed ones (udp:// or -) that get the same bytes. */
+  readonly output: string | readonly string[]
+  /**
+   * Measure every frame (the encoder). False makes a contribution source: frames carry only
+   * their timecode (`v=1,tc=...`), nothing is decoded back or measured.
+   */
+  readonly measure?: boolean
+  readonly codec: VideoCodec
+  readonly preset: string
+  readonly bitrateKbps: number
+  readonly size?: { readonly width: number; readonly height: number } | undefined
+  readonly fps?: FrameRate | undefined
+  readonly gopSeconds: number
+  readonly segmentSeconds: number
+  readonly timecode: TimecodeMode
+  readonly workers: number
+  /** Pace file and generated inputs at their frame rate, as a live feed is. */
+  readonly realtime: boolean
+  /** Stop after this many output frames (tests, benchmarks). */
+  readonly maxFrames?: number | undefined
+  /** Write the per-frame records here as JSON. */
+  readonly report?: string | undefined
+  /** Keep user-data SEI that is not ours in the output. */
+  readonly keepForeignSei?: boolean
+  /** B-frames between references (x264/x265 `bframes`). */
+  readonly bframes?: number
+  /** How long a live packet may wait for its scores before it leaves unmeasured. */
+  readonly maxScoreWaitMs?: number
+  readonly weights?: MqaVideoWeights
+  readonly logger?: Logger
+  readonly signal?: AbortSignal
+  readonly onProgress?: (p: EncodeProgress) => void
+  /** Leave the input's audio out of the output. */
+  readonly noAudio?: boolean
+}
+
+export interface EncodeProgress {
+  readonly frames: number
+  readonly fps: number
+  /** Media seconds produced per wall second. */
+  readonly speed: number
+  readonly last?: MqaRecordInput | undefined
+}
+
+export interface EncodeSummary {
+  readonly frames: number
+  readonly measured: number
+  readonly unmeasured: number
+  /** Frames that could not be measured because the pool was behind (live inputs). */
+  readonly overload: number
+  readonly inputErrors: number
+  readonly decodeErrors: number
+  readonly droppedInputFrames: number
+  readonly wallMs: number
+  readonly mediaSeconds: number
+  readonly transport?: Record<string, number> | undefined
+  readonly audioPackets: number
+  /** Mean of the measured frames' scores. */
+  readonly mean: { readonly psnrDb?: number; readonly ssim?: number; readonly mqa?: number }
+}
+
+/** Per-frame line of the `--report` JSON. */
+export interface ReportFrame extends MqaRecordInput {
+  readonly frameIndex: number
+  readonly keyFrame: boolean
+  readonly reason: string
+}
+
+interface PendingFrame {
+  readonly meta: FrameMeta
+  /** Source planes, until the recon frame arrives. */
+  source: PlaneCopy[] | undefined
+}
+
+/**
+ * The encoder: demux → decode → input analysis → encode (IDR on the grid) → decode own output →
+ * PSNR/SSIM in the pool → MQA SEI into that frame's access unit → mux. See docs/encoder.md.
+ */
+export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
+  const b = loadBeamcoder()
+  b.logging('error')
+  const log = options.logger ?? silentLogger
+  const codec = options.codec
+  const started = performance.now()
+  const input = await openInput(options.input, { fps: options.fps })
+  const rate = input.rate
+  const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
+  const clock = new FrameClock(options.timecode, rate)
+  const [tbNum, tbDen] = input.timeBase
+  const timescale = tbDen / tbNum // ticks per second (90000 for TS)
+  const frameDurationTicks = (timescale * rate.den) / rate.num
+  const analyzer = new InputAnalyzer({ frameDurationTicks })
+  const errorLog = new ErrorWindow(10_000)
+  const live = options.realtime || input.kind === 'udp' || input.kind === 'srt' || input.kind === 'stdin'
+  const measuring = options.measure ?? true
+  const outputs = typeof options.output === 'string' ? [options.output] : options.output
+  const pool = measuring ? new MetricsPool({ workers: Math.max(1, options.workers) }) : undefined
+  const release = new ReleaseQueue<Beamcoder.Packet, FidelityScores | null>({ capacity: 256, maxWaitMs: live ? (options.maxScoreWaitMs ?? 3000) : 120_000 })
+  const pending = new Map<number, PendingFrame>()
+  const gop = new GopSummarizer()
+  const report: ReportFrame[] = []
+  const tcByPts = new Map<number, string>()
+  const dropFrame = supportsDropFrame(rate)
+
+  let output: Outputs | undefined
+  let muxStarted = false
+  let encoder: Beamcoder.Encoder | undefined
+  let recon: Beamcoder.Decoder | undefined
+  let scaler: Beamcoder.Filterer | undefined
+  let fn = 0
+  let lastFrameIndex: number | undefined
+  let written = 0
+  let measured = 0
+  let overload = 0
+  let decodeErrors = 0
+  let decodeErrorsSinceFrame = 0
+  let inputErrors = 0
+  let droppedInputFrames = 0
+  let nonMonotonic = 0
+  let firstWallMs: number | undefined
+  let firstPtsTicks: number | undefined
+  let writeChain: Promise<void> = Promise.resolve()
+  let psnrSum = 0
+  let ssimSum = 0
+  let mqaSum = 0
+  let lastRecord: MqaRecordInput | undefined
+
+  const decoder = b.decoder({ demuxer: input.demuxer, stream_index: input.videoIndex, thread_count: 0 } as never)
+  // A live demuxer may be waiting for bytes: stopping ends its input so the read returns.
+  const onAbort = () => void input.close()
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+
+  // Audio is copied (the TS and MP4 muxers take AAC, MP2 and AC-3 as they are) and decoded on the
+  // side for MQA-AUDIO; its timestamps follow the video's mapping onto the shared clock.
+  const audioIn = options.noAudio || input.audioIndex === undefined ? undefined : input.demuxer.streams[input.audioIndex]!
+  const audioCopyable = audioIn !== undefined && ['aac', 'mp2', 'mp3', 'ac3', 'eac3'].includes(audioIn.codecpar.name)
+  if (audioIn && !audioCopyable) log.warn('input audio left out: its codec cannot be copied', { codec: audioIn.codecpar.name })
+  let audioDecoder: Beamcoder.Decoder | undefined
+  let audioAnalyzer: AudioAnalyzer | undefined
+  if (audioIn && audioCopyable) {
+    try {
+      audioDecoder = b.decoder({ demuxer: input.demuxer, stream_index: input.audioIndex } as never)
+    } catch (err) {
+      log.warn('cannot decode input audio: no MQA-AUDIO', { error: (err as Error).message })
+    }
+  }
+  const audioTimescale = audioIn ? audioIn.time_base[1]! / audioIn.time_base[0]! : 1
+  /** Output 90 kHz ticks minus input video ticks (in 90 kHz): how input time maps onto the shared clock. */
+  let offset90k: number | undefined
+  const audioHeld: Beamcoder.Packet[] = []
+  let audioPackets = 0
+  let audioStreamIndex = -1
+  let lastAudioDts = -Infinity
+
+  const width = options.size?.width
+  const height = options.size?.height
+
+  async function ensureScaler(frame: Beamcoder.Frame): Promise<Beamcoder.Frame[]> {
+    const w = width ?? frame.width
+    const h = height ?? frame.height
+    if (frame.width === w && frame.height === h && frame.format === 'yuv420p') return [frame]
+    if (!scaler) {
+      scaler = await b.filterer({
+        filterType: 'video',
+        inputParams: [
+          {
+            width: frame.width,
+            height: frame.height,
+            pixelFormat: frame.format,
+            timeBase: [tbNum, tbDen],
+            pixelAspect: [1, 1],
+          },
+        ],
+        outputParams: [{ pixelFormat: 'yuv420p' }],
+        filterSpec: `scale=${w}:${h},format=yuv420p`,
+      } as never)
+    }
+    const out = await scaler.filter([frame] as never)
+    return (out as unknown as { frames: Beamcoder.Frame[] }[])[0]?.frames ?? []
+  }
+
+  function openEncoder(w: number, h: number): Beamcoder.Encoder {
+    const bframes = options.bframes ?? 3
+    const common = { width: w, height: h, pix_fmt: 'yuv420p', time_base: [rate.den, rate.num], framerate: [rate.num, rate.den], bit_rate: options.bitrateKbps * 1000, gop_size: grid.gopFrames * 100, max_b_frames: bframes }
+    const flags = outputFormatIsMp4() ? { GLOBAL_HEADER: true } : {}
+    if (codec === VideoCodec.H264) {
+      return b.encoder({
+        name: 'libx264',
+        ...common,
+        flags,
+        priv_data: { preset: options.preset, 'forced-idr': 1, 'x264-params': `scenecut=0:open-gop=0:keyint=${grid.gopFrames * 100}:bframes=${bframes}` },
+      } as never)
+    }
+    return b.encoder({
+      name: 'libx265',
+      ...common,
+      flags,
+      priv_data: { preset: options.preset, 'forced-idr': 1, 'x265-params': `scenecut=0:open-gop=0:info=0:log-level=error:keyint=${grid.gopFrames * 100}:bframes=${bframes}:repeat-headers=${outputFormatIsMp4() ? 0 : 1}` },
+    } as never)
+  }
+
+  function outputFormatIsMp4(): boolean {
+    return outputs.length === 1 && /\.(mp4|m4v|mov)$/i.test(outputs[0]!)
+  }
+
+  async function startMux(enc: Beamcoder.Encoder): Promise<void> {
+    output = new Outputs(outputs)
+    const mp4 = output.formatName === 'mp4'
+    output.addStream({
+      name: codec === VideoCodec.H264 ? 'h264' : 'hevc',
+      codecpar: { width: enc.width, height: enc.height, format: 'yuv420p', ...(enc.extradata ? { extradata: enc.extradata } : {}), ...(codec === VideoCodec.H265 && mp4 ? { codec_tag: 'hvc1' } : {}) },
+    })
+    if (audioIn && audioCopyable) {
+      const par = audioIn.codecpar as unknown as Record<string, unknown>
+      const codecpar: Record<string, unknown> = {}
+      for (const k of ['sample_rate', 'channels', 'channel_layout', 'format', 'frame_size', 'bit_rate', 'extradata', 'profile']) {
+        if (par[k] !== undefined && par[k] !== null) codecpar[k] = par[k]
+      }
+      audioStreamIndex = output.addStream({ name: audioIn.codecpar.name, codecpar })
+    }
+    await output.open()
+    muxStarted = true
+  }
+
+  /** 90 kHz ticks of frame index F. */
+  const ticks90k = (frameIndex: number) => Math.round((frameIndex * 90000 * rate.den) / rate.num)
+
+  async function handleSourceFrame(src: Beamcoder.Frame): Promise<void> {
+    const nowMs = Date.now()
+    const ptsTicks = typeof src.pts === 'number' ? src.pts : undefined
+    const tc = ptsTicks !== undefined ? tcByPts.get(ptsTicks) : undefined
+    if (ptsTicks !== undefined) tcByPts.delete(ptsTicks)
+    const reading = clock.next({ timecode: tc, ptsTicks, timescale, nowMs })
+    const frameIndex = reading.frameIndex
+    if (lastFrameIndex !== undefined && frameIndex <= lastFrameIndex) {
+      nonMonotonic++
+      const r = errorLog.record('ERR_FRAME_INDEX_BACKWARDS')
+      if (r) log.warn('input frame index went backwards: frame dropped', { frameIndex, lastFrameIndex, total: r.total })
+      return
+    }
+    const transportErrors = input.transport ? input.transport.takeErrors() + (ptsTicks !== undefined && input.transport.takeDamaged(ptsTicks) ? 1 : 0) : 0
+    inputErrors += transportErrors
+    const corrupt = Boolean((src as unknown as { flags?: { CORRUPT?: boolean } }).flags?.CORRUPT) || Boolean((src as unknown as { decode_error_flags?: Record<string, boolean> }).decode_error_flags && Object.values((src as unknown as { decode_error_flags: Record<string, boolean> }).decode_error_flags).some(Boolean))
+    const frames = await ensureScaler(src)
+    for (const frame of frames) {
+      const analysis = analyzer.analyze({
+        ptsTicks,
+        luma: sampleLuma({ data: frame.data[0]!, linesize: frame.linesize[0]!, width: frame.width, height: frame.height }),
+        keyFrame: src.key_frame,
+        transportErrors,
+        decodeErrors: decodeErrorsSinceFrame,
+        corrupt,
+      })
+      decodeErrorsSinceFrame = 0
+      droppedInputFrames += analysis.dropped
+      const meta: FrameMeta = { fn: fn++, frameIndex, timecode: formatTimecode(frameIndexToTimecode(frameIndex, rate, dropFrame)), analysis, audio: audioAnalyzer?.score() }
+      pending.set(frameIndex, { meta, source: copyPlanes(frame as never) })
+      // IDR on the grid: at every multiple of G, or the first frame past one if that frame is missing.
+      const idr = lastFrameIndex === undefined || Math.floor(frameIndex / grid.gopFrames) !== Math.floor(lastFrameIndex / grid.gopFrames)
+      lastFrameIndex = frameIndex
+      if (ptsTicks !== undefined) offset90k = ticks90k(frameIndex) - Math.round((ptsTicks * 90000) / timescale)
+      frame.pts = frameIndex
+      ;(frame as unknown as { pict_type: string | null }).pict_type = idr ? 'I' : null
+      if (options.realtime) await pace(frameIndex)
+      encoder ??= openEncoder(frame.width, frame.height)
+      const encoded = await encoder.encode(frame)
+      // After the first encode(): with GLOBAL_HEADER the parameter sets are only in extradata.
+      if (measuring) recon ??= b.decoder({ name: codec === VideoCodec.H264 ? 'h264' : 'hevc', thread_count: 0, ...(encoder.extradata ? { extradata: encoder.extradata } : {}) } as never)
+      await handlePackets(encoded.packets)
+    }
+  }
+
+  async function pace(frameIndex: number): Promise<void> {
+    const mediaMs = (frameIndex * 1000 * rate.den) / rate.num
+    if (firstWallMs === undefined || firstPtsTicks === undefined) {
+      firstWallMs = performance.now()
+      firstPtsTicks = mediaMs
+      return
+    }
+    const dueMs = firstWallMs + (mediaMs - firstPtsTicks)
+    const waitMs = dueMs - performance.now()
+    if (waitMs > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, 5000)))
+  }
+
+  async function handlePackets(packets: Beamcoder.Packet[]): Promise<void> {
+    for (const p of packets) {
+      if (!muxStarted) await startMux(encoder!)
+      if (!measuring) {
+        enqueueWrite(p, p.pts as number, undefined, 'source')
+        continue
+      }
+      for (const r of release.push(p.pts as number, p, Date.now())) enqueueWrite(r.packet, r.key, r.scores ?? undefined, r.reason)
+      let frames: Beamcoder.Frame[] = []
+      try {
+        frames = (await recon!.decode(p)).frames
+      } catch (err) {
+        const r = errorLog.record('ERR_RECON_DECODE')
+        if (r) log.warn('decoding our own output failed', { error: (err as Error).message, total: r.total })
+      }
+      for (const rf of frames) await measure(rf)
+    }
+    drain()
+  }
+
+  async function measure(rf: Beamcoder.Frame): Promise<void> {
+    const key = rf.pts as number
+    const pf = pending.get(key)
+    if (!pf?.source) return
+    const source = pf.source
+    pf.source = undefined
+    if (!pool) return
+    if (!live) await pool.whenReady()
+    const run = pool.tryRun({ key, source, recon: copyPlanes(rf as never) })
+    if (!run) {
+      overload++
+      const r = errorLog.record('ERR_METRICS_OVERLOAD')
+      if (r) log.warn('metrics pool behind: frame left unmeasured', { frameIndex: key, total: r.total })
+      release.resolve(key, null)
+      return
+    }
+    run.then(
+      (res) => {
+        release.resolve(res.key, { psnrDb: res.psnr.average, psnrYDb: res.psnr.y, ssim: res.ssim.all, ssimY: res.ssim.y })
+        drain()
+      },
+      (err: unknown) => {
+        log.error('metrics worker failed: frame left unmeasured', { frameIndex: key, error: (err as Error).message })
+        release.resolve(key, null)
+        drain()
+      },
+    )
+  }
+
+  function drain(final = false): void {
+    for (const r of release.take(Date.now(), final)) enqueueWrite(r.packet, r.key, r.scores ?? undefined, r.reason)
+  }
+
+  function enqueueWrite(packet: Beamcoder.Packet, key: number, scores: FidelityScores | undefined, reason: string): void {
+    writeChain = writeChain.then(() => writePacket(packet, key, scores, reason))
+  }
+
+  async function writePacket(packet: Beamcoder.Packet, key: number, scores: FidelityScores | undefined, reason: string): Promise<void> {
+    const pf = pending.get(key)
+    pending.delete(key)
+    const meta: FrameMeta = pf?.meta ?? { fn: -1, frameIndex: key, timecode: formatTimecode(frameIndexToTimecode(key, rate, dropFrame)), analysis: { errors: 0, dropped: 0, frozen: false, black: false, concealed: false } }
+    const keyFrame = Boolean(packet.flags?.KEY)
+    const records: MqaRecordInput[] = []
+    const record: MqaRecordInput = measuring ? frameRecord(meta, scores, options.weights ?? DEFAULT_MQA_VIDEO_WEIGHTS) : { timecode: meta.timecode }
+    if (keyFrame && measuring) {
+      const summary = gop.take()
+      if (summary) records.push(summary)
+    }
+    records.push(record)
+    gop.add(record)
+    const au = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
+    const stamped = stampAccessUnit(codec, au, records, { keepForeignSei: options.keepForeignSei ?? false })
+    await output!.write({
+      data: stamped,
+      size: stamped.length,
+      pts: ticks90k(packet.pts as number),
+      dts: ticks90k(packet.dts as number),
+      duration: ticks90k(1),
+      stream_index: 0,
+      flags: { KEY: keyFrame },
+    })
+    written++
+    if (measuring && !record.unmeasured) {
+      measured++
+      psnrSum += record.psnrDb!
+      ssimSum += record.ssim!
+      mqaSum += record.mqa!
+    }
+    lastRecord = record
+    if (options.report) report.push({ ...record, frameIndex: meta.frameIndex, keyFrame, reason })
+    if (options.onProgress && (written % 10 === 0 || written < 10)) {
+      const wallS = (performance.now() - started) / 1000
+      options.onProgress({ frames: written, fps: written / wallS, speed: (written * rate.den) / rate.num / wallS, last: lastRecord })
+    }
+  }
+
+  try {
+    let videoPackets = 0
+    for (;;) {
+      if (options.signal?.aborted) break
+      if (options.maxFrames !== undefined && fn >= options.maxFrames) break
+      let packet: Beamcoder.Packet | null
+      try {
+        packet = await input.demuxer.read()
+      } catch (err) {
+        const r = errorLog.record('ERR_DEMUX')
+        if (r) log.warn('demuxer read failed', { error: (err as Error).message, total: r.total })
+        inputErrors++
+        if (r && r.total > 1000) throw err
+        continue
+      }
+      if (!packet) break
+      if (packet.stream_index === input.audioIndex && audioIn && audioCopyable) {
+        await handleAudio(packet)
+        continue
+      }
+      if (packet.stream_index !== input.videoIndex) continue
+      videoPackets++
+      noteTimecode(packet)
+      let decoded: Beamcoder.Frame[] = []
+      try {
+        decoded = (await decoder.decode(packet)).frames
+      } catch (err) {
+        decodeErrors++
+        decodeErrorsSinceFrame++
+        const r = errorLog.record('ERR_DECODE')
+        if (r) log.warn('input decode error', { error: (err as Error).message, total: r.total })
+      }
+      for (const f of decoded) {
+        if (options.maxFrames !== undefined && fn >= options.maxFrames) break
+        await handleSourceFrame(f)
+      }
+    }
+    if (!options.signal?.aborted) {
+      const rest = await flushFrames(decoder)
+      for (const f of rest) {
+        if (options.maxFrames !== undefined && fn >= options.maxFrames) break
+        await handleSourceFrame(f)
+      }
+    }
+    if (encoder) await handlePackets((await encoder.flush()).packets)
+    if (recon) for (const rf of await flushFrames(recon)) await measure(rf)
+    // Wait for the pool to finish what it has, then write everything in order.
+    while (pool && pool.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    drain(true)
+    await writeChain
+    if (muxStarted && output) await output.close()
+    log.debug('encode finished', { videoPackets })
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    await pool?.close()
+    await input.close()
+  }
+
+  if (options.report) await writeFile(options.report, JSON.stringify({ frames: report }, null, 1))
+  const wallMs = performance.now() - started
+  return {
+    frames: written,
+    measured,
+    unmeasured: written - measured,
+    overload,
+    inputErrors: inputErrors + nonMonotonic,
+    decodeErrors,
+    droppedInputFrames,
+    wallMs,
+    mediaSeconds: (written * rate.den) / rate.num,
+    transport: input.transport?.stats,
+    audioPackets,
+    mean: measured > 0 ? { psnrDb: psnrSum / measured, ssim: ssimSum / measured, mqa: mqaSum / measured } : {},
+  }
+
+  async function handleAudio(packet: Beamcoder.Packet): Promise<void> {
+    if (audioDecoder) {
+      try {
+        for (const af of (await audioDecoder.decode(packet)).frames) {
+          audioAnalyzer ??= new AudioAnalyzer({ sampleRate: af.sample_rate, channels: af.channels })
+          audioAnalyzer.push(floatPlanes(af))
+        }
+      } catch (err) {
+        const r = errorLog.record('ERR_AUDIO_DECODE')
+        if (r) log.warn('input audio decode error', { error: (err as Error).message, total: r.total })
+      }
+    }
+    audioHeld.push(packet)
+    if (audioHeld.length > 2000) audioHeld.shift() // bounded: before the first video frame only
+    if (!muxStarted || offset90k === undefined) return
+    while (audioHeld.length > 0) {
+      const p = audioHeld.shift()!
+      if (typeof p.pts !== 'number') continue
+      const pts = Math.round((p.pts * 90000) / audioTimescale) + offset90k
+      if (pts < 0 || pts <= lastAudioDts) continue // before the shared clock's start, or out of order
+      lastAudioDts = pts
+      const fields = { data: new Uint8Array(p.data.buffer, p.data.byteOffset, p.size), size: p.size, pts, dts: pts, duration: Math.round(((p.duration ?? 0) * 90000) / audioTimescale), stream_index: audioStreamIndex, flags: { KEY: true } }
+      writeChain = writeChain.then(() => output!.write(fields))
+      audioPackets++
+    }
+  }
+
+  /** A decoder's last frames; a decoder that only ever failed has nothing to give, not an error. */
+  async function flushFrames(d: Beamcoder.Decoder): Promise<Beamcoder.Frame[]> {
+    try {
+      return (await d.flush()).frames
+    } catch (err) {
+      log.warn('decoder flush failed', { error: (err as Error).message })
+      return []
+    }
+  }
+
+  /** Our own `tc` SEI in the input (what `mqa source` writes), keyed by the packet's PTS. */
+  function noteTimecode(packet: Beamcoder.Packet): void {
+    if (typeof packet.pts !== 'number') return
+    const data = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
+    const inCodec = input.demuxer.streams[input.videoIndex]!.codecpar.name === 'hevc' ? VideoCodec.H265 : VideoCodec.H264
+    try {
+      const annexB = data.length > 4 && data[0] === 0 && data[1] === 0 && (data[2] === 1 || (data[2] === 0 && data[3] === 1))
+      const nals = annexB ? splitAnnexB(data, inCodec) : splitLengthPrefixed(data, inCodec)
+      for (const au of groupAccessUnits(inCodec, nals)) {
+        const found = readMqaRecords(inCodec, au)
+        const tc = found.records.find((r) => r.timecode !== undefined)?.timecode
+        if (tc) tcByPts.set(packet.pts, tc)
+      }
+    } catch {
+      // An unreadable input SEI only means no timecode for this frame: the clock falls back.
+    }
+    if (tcByPts.size > 1000) tcByPts.delete(tcByPts.keys().next().value as number)
+  }
+}
+
+/** Planar float samples of a decoded audio frame (AAC decodes to fltp); other formats give silence-free zeros. */
+function floatPlanes(frame: Beamcoder.Frame): Float32Array[] {
+  const f = frame as unknown as { format: string; data: Buffer[]; nb_samples: number; channels: number }
+  if (f.format === 'fltp') return f.data.slice(0, f.channels).map((d) => new Float32Array(d.buffer, d.byteOffset, f.nb_samples))
+  if (f.format === 's16p') return f.data.slice(0, f.channels).map((d) => Float32Array.from(new Int16Array(d.buffer, d.byteOffset, f.nb_samples), (x) => x / 32768))
+  if (f.format === 'flt') {
+    const all = new Float32Array(f.data[0]!.buffer, f.data[0]!.byteOffset, f.nb_samples * f.channels)
+    return Array.from({ length: f.channels }, (_, c) => Float32Array.from({ length: f.nb_samples }, (_, i) => all[i * f.channels + c]!))
+  }
+  return []
+}
+
+export type { OpenedInput }

@@ -1,0 +1,75 @@
+import { createSocket } from 'node:dgram'
+import { type Logger, silentLogger } from '@mqa/common'
+import { Impairer, type ImpairSchedule } from '../impair-schedule.js'
+
+export interface ImpairOptions extends ImpairSchedule {
+  readonly from: string
+  readonly to: string
+  readonly seed?: number
+  readonly logger?: Logger
+  readonly signal?: AbortSignal
+}
+
+export interface ImpairStats {
+  readonly passed: number
+  readonly dropped: number
+  readonly active: boolean
+}
+
+/**
+ * A UDP relay that drops datagrams on a schedule: the rain-fade simulator. Runs until the signal
+ * aborts. Returns a handle for its counters.
+ */
+export async function startImpair(options: ImpairOptions): Promise<{ stats(): ImpairStats; closed: Promise<void>; close(): Promise<void> }> {
+  const log = options.logger ?? silentLogger
+  const from = parseUdp(options.from, '--from')
+  const to = parseUdp(options.to, '--to')
+  const impairer = new Impairer(options, options.seed ?? 1)
+  const rx = createSocket({ type: 'udp4', reuseAddr: true })
+  const tx = createSocket('udp4')
+  const started = performance.now()
+  let wasActive = false
+  rx.on('message', (msg) => {
+    const elapsed = performance.now() - started
+    const active = impairer.active(elapsed)
+    if (active !== wasActive) {
+      wasActive = active
+      log.info(active ? 'impairment on' : 'impairment off', { loss: options.loss, passed: impairer.passed, dropped: impairer.dropped })
+    }
+    if (impairer.drop(elapsed)) return
+    tx.send(msg, to.port, to.host)
+  })
+  rx.on('error', (err) => log.error('relay socket error', { error: err.message }))
+  tx.on('error', (err) => log.warn('relay send error', { error: err.message }))
+  await new Promise<void>((resolve, reject) => {
+    rx.once('error', reject)
+    rx.bind(from.port, from.host, () => {
+      rx.off('error', reject)
+      resolve()
+    })
+  })
+  let resolveClosed!: () => void
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve))
+  const close = async () => {
+    await Promise.all([new Promise<void>((r) => rx.close(() => r())), new Promise<void>((r) => tx.close(() => r()))]).catch(() => undefined)
+    resolveClosed()
+  }
+  options.signal?.addEventListener('abort', () => void close(), { once: true })
+  return { stats: () => ({ passed: impairer.passed, dropped: impairer.dropped, active: wasActive }), closed, close }
+}
+
+export function parseUdp(spec: string, name: string): { host: string; port: number } {
+  let url: URL
+  try {
+    url = new URL(spec)
+  } catch {
+    throw new ImpairError(`${name} must be udp://host:port, got ${JSON.stringify(spec)}`)
+  }
+  const port = Number(url.port)
+  if (url.protocol !== 'udp:' || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ImpairError(`${name} must be udp://host:port, got ${JSON.stringify(spec)}`)
+  return { host: url.hostname || '127.0.0.1', port }
+}
+
+export class ImpairError extends Error {
+  readonly code = 'ERR_IMPAIR'
+}

@@ -1,0 +1,193 @@
+import { createSocket, type Socket } from 'node:dgram'
+import { createReadStream, openSync, readSync, closeSync } from 'node:fs'
+import { PassThrough, type Readable } from 'node:stream'
+import { type FrameRate, frameRate, parseFrameRate } from '@mqa/common'
+import { assertReadableInput, loadBeamcoder, type Beamcoder } from './beamcoder.js'
+import { TransportMonitor } from './transport-monitor.js'
+
+export const InputKind = { FILE: 'file', TS_FILE: 'ts-file', LAVFI: 'lavfi', UDP: 'udp', SRT: 'srt', STDIN: 'stdin' } as const
+export type InputKind = (typeof InputKind)[keyof typeof InputKind]
+
+export class InputError extends Error {
+  readonly code = 'ERR_INPUT'
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options)
+    this.name = 'InputError'
+  }
+}
+
+export interface OpenedInput {
+  readonly kind: InputKind
+  readonly demuxer: Beamcoder.Demuxer
+  readonly videoIndex: number
+  readonly audioIndex: number | undefined
+  /** The video stream's time base as [num, den]. */
+  readonly timeBase: readonly [number, number]
+  readonly rate: FrameRate
+  /** Transport-level error counting, for MPEG-TS inputs read through our own demuxer. */
+  readonly transport: TransportMonitor | undefined
+  /**
+   * The byte stream feeding the demuxer. Held here on purpose: the native demuxer reads through
+   * it without keeping it alive, and once garbage-collected the process stalls or crashes.
+   */
+  readonly feed: unknown
+  close(): Promise<void>
+}
+
+/** Classify an input argument (`-i`). */
+export function inputKind(spec: string): InputKind {
+  if (spec === '-') return InputKind.STDIN
+  if (spec.startsWith('lavfi:')) return InputKind.LAVFI
+  if (spec.startsWith('udp://')) return InputKind.UDP
+  if (spec.startsWith('srt://')) return InputKind.SRT
+  return looksLikeTs(spec) ? InputKind.TS_FILE : InputKind.FILE
+}
+
+/** What the first bytes of a file say it is; undefined for anything beamcoder should not be given. */
+export function sniffContainer(path: string): 'mp4' | 'matroska' | 'annexb' | 'mpegts' | undefined {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const head = Buffer.alloc(16)
+    const n = readSync(fd, head, 0, head.length, 0)
+    if (n >= 8 && ['ftyp', 'moov', 'mdat', 'free', 'wide'].includes(head.toString('latin1', 4, 8))) return 'mp4'
+    if (n >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) return 'matroska'
+    if (n >= 4 && head[0] === 0 && head[1] === 0 && (head[2] === 1 || (head[2] === 0 && head[3] === 1))) return 'annexb'
+    if (n >= 1 && head[0] === 0x47) return 'mpegts'
+    return undefined
+  } catch {
+    return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+function looksLikeTs(path: string): boolean {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const head = Buffer.alloc(188 * 3 + 1)
+    const n = readSync(fd, head, 0, head.length, 0)
+    return n >= 377 && head[0] === 0x47 && head[188] === 0x47 && head[376] === 0x47
+  } catch {
+    return false
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+export interface OpenInputOptions {
+  /** Frame rate to assume when the input does not say (or to override it). */
+  readonly fps?: FrameRate | undefined
+  /** Bound on bytes waiting between the socket and the demuxer. */
+  readonly maxBufferedBytes?: number
+}
+
+export async function openInput(spec: string, options: OpenInputOptions = {}): Promise<OpenedInput> {
+  const b = loadBeamcoder()
+  const kind = inputKind(spec)
+  let demuxer: Beamcoder.Demuxer
+  let transport: TransportMonitor | undefined
+  let closeSource: () => Promise<void> = async () => {}
+  let feed: unknown
+  try {
+    if (kind === InputKind.LAVFI) {
+      demuxer = await b.demuxer({ url: spec.slice('lavfi:'.length), iformat: b.demuxers().lavfi } as never)
+    } else if (kind === InputKind.FILE || kind === InputKind.SRT) {
+      // beamcoder 0.7.1 can crash the process after a failed open: check what we can first.
+      if (kind === InputKind.FILE) {
+        await assertReadableInput(spec)
+        const container = sniffContainer(spec)
+        if (!container) throw new InputError(`input ${JSON.stringify(spec)} is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream`)
+      }
+      demuxer = await b.demuxer(spec)
+    } else {
+      // MPEG-TS we read ourselves first: every packet passes the transport monitor on its way in.
+      transport = new TransportMonitor()
+      const { stream, close } = openByteSource(kind, spec, options.maxBufferedBytes ?? 32 << 20, transport)
+      closeSource = close
+      const ds = b.demuxerStream({ highwaterMark: 1 << 20 })
+      feed = { stream, ds }
+      stream.pipe(ds as unknown as NodeJS.WritableStream)
+      // A live stream never ends: bound the probe (FFmpeg's default reads 5 MB first: 13 s at
+      // 3 Mb/s). 256 KB holds several PAT/PMT cycles and audio frames at contribution bitrates.
+      demuxer = await ds.demuxer({ iformat: b.demuxers().mpegts, options: { probesize: '262144', analyzeduration: '1000000' } } as never)
+    }
+  } catch (err) {
+    await closeSource()
+    throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${(err as Error).message}`, { cause: err })
+  }
+  const videoIndex = demuxer.streams.findIndex((s) => s.codecpar.codec_type === 'video')
+  if (videoIndex < 0) {
+    await closeSource()
+    throw new InputError(`input ${JSON.stringify(spec)} has no video stream`)
+  }
+  const audioIndex = demuxer.streams.findIndex((s) => s.codecpar.codec_type === 'audio')
+  const vs = demuxer.streams[videoIndex]!
+  const rate = options.fps ?? rateOf(vs)
+  if (!rate) {
+    await closeSource()
+    throw new InputError(`input ${JSON.stringify(spec)} does not say its frame rate: give --fps`)
+  }
+  let closing: Promise<void> | undefined
+  const close = () => (closing ??= closeSource())
+  return {
+    kind,
+    demuxer,
+    videoIndex,
+    audioIndex: audioIndex >= 0 ? audioIndex : undefined,
+    timeBase: [vs.time_base[0]!, vs.time_base[1]!],
+    rate,
+    transport,
+    feed,
+    close,
+  }
+}
+
+function rateOf(stream: Beamcoder.Stream): FrameRate | undefined {
+  for (const r of [stream.avg_frame_rate, stream.r_frame_rate]) {
+    const [num, den] = [r?.[0] ?? 0, r?.[1] ?? 0]
+    if (num > 0 && den > 0 && num / den <= 240) return den === 1001 || den === 1 ? frameRate(num, den) : parseFrameRate(String(num / den))
+  }
+  return undefined
+}
+
+/**
+ * A byte stream of MPEG-TS from UDP, stdin or a file, passed through the transport monitor.
+ * UDP cannot be paused: past `maxBufferedBytes` waiting, datagrams are dropped and counted.
+ */
+function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor): { stream: Readable; close: () => Promise<void> } {
+  const out = new PassThrough({ highWaterMark: 1 << 20 })
+  if (kind === InputKind.UDP) {
+    const url = new URL(spec)
+    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true })
+    socket.on('message', (msg) => {
+      if (out.writableLength > maxBufferedBytes) {
+        monitor.countOverflow(msg.length)
+        return
+      }
+      monitor.push(msg)
+      out.write(msg)
+    })
+    socket.on('error', (err) => out.destroy(err))
+    socket.bind(Number(url.port), url.hostname || '0.0.0.0')
+    return {
+      stream: out,
+      close: async () => {
+        await new Promise<void>((resolve) => socket.close(() => resolve()))
+        out.end()
+      },
+    }
+  }
+  const src: Readable = kind === InputKind.STDIN ? process.stdin : createReadStream(spec, { highWaterMark: 188 * 1024 })
+  src.on('data', (chunk: Buffer) => monitor.push(chunk))
+  src.pipe(out)
+  return {
+    stream: out,
+    close: async () => {
+      src.unpipe(out)
+      if (kind !== InputKind.STDIN) src.destroy()
+      out.end() // the demuxer then reads end-of-stream instead of waiting for bytes
+    },
+  }
+}

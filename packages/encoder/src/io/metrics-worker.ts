@@ -1,0 +1,22 @@
+/**
+ * The piscina worker that measures one frame: PSNR and SSIM of the reconstructed picture against
+ * its source. Both pictures arrive as plane copies the pool owns (transferred, not shared).
+ */
+import { computePsnrSsim, type Picture } from '../metrics/index.js'
+import { type MetricsResult, type MetricsTask, type PlaneCopy } from './metrics-task.js'
+
+function picture(planes: readonly PlaneCopy[]): Picture {
+  const p = planes.map((c) => ({ data: new Uint8Array(c.buffer, 0, c.linesize * c.height), linesize: c.linesize, width: c.width, height: c.height }))
+  return { planes: [p[0]!, p[1]!, p[2]!] }
+}
+
+export default function measure(task: MetricsTask): MetricsResult {
+  const started = performance.now()
+  const { psnr, ssim } = computePsnrSsim(picture(task.source), picture(task.recon))
+  return {
+    key: task.key,
+    psnr: { y: psnr.y, u: psnr.u, v: psnr.v, average: psnr.average },
+    ssim: { y: ssim.y, u: ssim.u, v: ssim.v, all: ssim.all },
+    workerMs: performance.now() - started,
+  }
+}

@@ -1,0 +1,104 @@
+import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
+
+export const OutputKind = { FILE: 'file', UDP: 'udp', STDOUT: 'stdout' } as const
+export type OutputKind = (typeof OutputKind)[keyof typeof OutputKind]
+
+export class OutputError extends Error {
+  readonly code = 'ERR_OUTPUT'
+}
+
+export function outputKind(spec: string): OutputKind {
+  if (spec === '-') return OutputKind.STDOUT
+  if (spec.startsWith('udp://')) return OutputKind.UDP
+  return OutputKind.FILE
+}
+
+export function outputFormat(spec: string): string {
+  return /\.(mp4|m4v|mov)$/i.test(spec) ? 'mp4' : 'mpegts'
+}
+
+/** 7 TS packets: the usual payload of one UDP datagram. */
+export const TS_DATAGRAM_BYTES = 188 * 7
+
+/** The URL FFmpeg's own I/O opens for an output: its udp protocol sends 7-packet datagrams. */
+export function ioUrl(spec: string): string {
+  const kind = outputKind(spec)
+  if (kind === OutputKind.STDOUT) return 'pipe:1'
+  if (kind === OutputKind.UDP) {
+    let url: URL
+    try {
+      url = new URL(spec)
+    } catch {
+      throw new OutputError(`output ${JSON.stringify(spec)} is not udp://host:port`)
+    }
+    if (!url.port) throw new OutputError(`output ${JSON.stringify(spec)} has no port`)
+    return `udp://${url.hostname || '127.0.0.1'}:${url.port}?pkt_size=${TS_DATAGRAM_BYTES}`
+  }
+  return spec
+}
+
+export interface StreamSpec {
+  readonly name: string
+  readonly codecpar: Record<string, unknown>
+}
+
+/**
+ * One or several outputs that get the same packets: a muxer each (MPEG-TS, or MP4 for a .mp4
+ * file), all written through FFmpeg's own I/O (file, udp, pipe), so no JavaScript stream sits
+ * between the muxer and the socket.
+ */
+export class Outputs {
+  readonly formatName: string
+  readonly #specs: readonly string[]
+  readonly #muxers: Beamcoder.Muxer[]
+  #open = false
+
+  constructor(specs: readonly string[]) {
+    if (specs.length === 0) throw new OutputError('no output given')
+    const formats = new Set(specs.map(outputFormat))
+    if (formats.size > 1) throw new OutputError('several outputs must share one container')
+    this.#specs = specs
+    this.formatName = outputFormat(specs[0]!)
+    const b = loadBeamcoder()
+    this.#muxers = specs.map(() => b.muxer({ format_name: this.formatName }))
+  }
+
+  get isOpen(): boolean {
+    return this.#open
+  }
+
+  /** Add a stream to every muxer; returns its index. */
+  addStream(spec: StreamSpec): number {
+    let index = -1
+    for (const m of this.#muxers) {
+      const s = m.newStream({ name: spec.name, time_base: [1, 90000], interleaved: true } as never)
+      Object.assign(s.codecpar, spec.codecpar)
+      index = s.index
+    }
+    return index
+  }
+
+  async open(): Promise<void> {
+    for (const [i, m] of this.#muxers.entries()) {
+      await m.openIO({ url: ioUrl(this.#specs[i]!) } as never)
+      await m.writeHeader()
+    }
+    this.#open = true
+  }
+
+  /** Write one packet to every output (a fresh packet per muxer: the muxer takes what it is given). */
+  async write(fields: { data: Uint8Array; size: number; pts: number; dts: number; duration: number; stream_index: number; flags: { KEY: boolean } }): Promise<void> {
+    const b = loadBeamcoder()
+    for (const m of this.#muxers) {
+      const data = Buffer.alloc(fields.size + 64) // FFmpeg reads up to 64 bytes past the end
+      data.set(fields.data.subarray(0, fields.size))
+      await m.writeFrame(b.packet({ ...fields, data } as never))
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#open) return
+    this.#open = false
+    for (const m of this.#muxers) await m.writeTrailer()
+  }
+}

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { VideoCodec, frameRate, timecodeToFrameIndex } from '@mqa/common'
+import { describe, expect, it } from 'vitest'
+import { encode, type ReportFrame } from '../src/index.js'
+import { inspectFile } from '../src/io/inspect.js'
+import { ffmpegDecodeErrors, ffmpegScores, fixture, probeFrames, workDir } from './helpers.js'
+
+function readReport(file: string): ReportFrame[] {
+  return (JSON.parse(readFileSync(file, 'utf8')) as { frames: ReportFrame[] }).frames.sort((a, b) => a.frameIndex - b.frameIndex)
+}
+
+describe.each([
+  { clip: 'h264-320x180.ts', codec: VideoCodec.H264, bframes: 0, out: 'out.ts', fps: 25 },
+  { clip: 'h264-bframes-320x180.ts', codec: VideoCodec.H265, bframes: 3, out: 'out.ts', fps: 25 },
+  { clip: 'h265-320x180.ts', codec: VideoCodec.H264, bframes: 2, out: 'out.mp4', fps: 25 },
+  { clip: 'h264-bframes-640x360.mp4', codec: VideoCodec.H265, bframes: 0, out: 'out.mp4', fps: 30 },
+])('mqa encode $clip → $codec $out (B-frames: $bframes)', ({ clip, codec, bframes, out, fps }) => {
+  const dir = workDir('encode')
+  const output = join(dir, out)
+  const reportFile = join(dir, 'report.json')
+  let summary: Awaited<ReturnType<typeof encode>>
+
+  it('encodes every frame, measured', async () => {
+    summary = await encode({
+      input: fixture(clip),
+      output,
+      codec,
+      preset: 'veryfast',
+      bitrateKbps: 300,
+      gopSeconds: 1,
+      segmentSeconds: 2,
+      timecode: 'input',
+      workers: 2,
+      realtime: false,
+      bframes,
+      report: reportFile,
+    })
+    const expected = clip.endsWith('.mp4') ? 60 : 75
+    expect(summary.frames).toBe(expected)
+    expect(summary.measured).toBe(expected)
+    expect(ffmpegDecodeErrors(output)).toBe('')
+  })
+
+  it('puts our SEI in every access unit, with fn, tc and IDRs on the grid', async () => {
+    const report = readReport(reportFile)
+    const inspected = await inspectFile(output, { segmentSeconds: 2 })
+    expect(inspected.frames).toHaveLength(report.length)
+    expect(inspected.frames.every((f) => f.record !== undefined && f.errors.length === 0)).toBe(true)
+    // fn counts output frames from 0, tc names the frame index, each once.
+    const rate = frameRate(fps)
+    const byFn = [...inspected.frames.map((f) => f.record!)].sort((a, b) => a.frameNumber! - b.frameNumber!)
+    expect(byFn.map((r) => r.frameNumber)).toEqual(report.map((_, i) => i))
+    expect(byFn.map((r) => timecodeToFrameIndex(r.timecode!, rate))).toEqual(report.map((r) => r.frameIndex))
+    // IDRs exactly on the GOP grid (G = 1 s), and on the first frame.
+    const gop = fps
+    const keys = report.filter((r) => r.keyFrame).map((r) => r.frameIndex)
+    expect(keys).toEqual(report.filter((r, i) => i === 0 || r.frameIndex % gop === 0).map((r) => r.frameIndex))
+    expect(probeFrames(output).filter((f) => f.key)).toHaveLength(keys.length)
+    // A GOP summary for every GOP but the last.
+    expect(inspected.gopSummaries.map((g) => g.frames)).toEqual(keys.slice(1).map((k, i) => k - keys[i]!))
+  })
+
+  it("agrees with FFmpeg's psnr and ssim filters on every frame", () => {
+    const report = readReport(reportFile)
+    const ref = ffmpegScores(output, fixture(clip))
+    expect(ref.psnr).toHaveLength(report.length)
+    let maxPsnr = 0
+    let maxSsim = 0
+    report.forEach((r, i) => {
+      const cap = (x: number) => Math.min(x, 100)
+      maxPsnr = Math.max(maxPsnr, Math.abs(cap(r.psnrDb!) - cap(ref.psnr[i]!.avg)), Math.abs(cap(r.psnrYDb!) - cap(ref.psnr[i]!.y)))
+      maxSsim = Math.max(maxSsim, Math.abs(r.ssim! - ref.ssim[i]!.all), Math.abs(r.ssimY! - ref.ssim[i]!.y))
+    })
+    // The stats files print 2 (PSNR) and 6 (SSIM) decimals: the tolerance covers that rounding.
+    expect(maxPsnr).toBeLessThan(0.02)
+    expect(maxSsim).toBeLessThan(0.0005)
+  })
+})
+
+describe('alignment', () => {
+  it('two encodes of one source started at different frames cut IDRs and segments at the same frames', async () => {
+    const dir = workDir('align')
+    const run = async (start: number, name: string) => {
+      const report = join(dir, `${name}.json`)
+      await encode({
+        input: `lavfi:testsrc2=size=160x90:rate=25,trim=start_frame=${start}`,
+        output: join(dir, `${name}.ts`),
+        codec: VideoCodec.H264,
+        preset: 'ultrafast',
+        bitrateKbps: 200,
+        gopSeconds: 1,
+        segmentSeconds: 2,
+        timecode: 'input',
+        workers: 1,
+        realtime: false,
+        maxFrames: 150 - start,
+        report,
+      })
+      return readReport(report)
+    }
+    const a = await run(0, 'a')
+    const b = await run(13, 'b')
+    expect(b[0]!.frameIndex).toBe(13)
+    const keysFrom = (r: ReportFrame[], from: number) => r.filter((f) => f.keyFrame && f.frameIndex >= from).map((f) => [f.frameIndex, f.timecode])
+    expect(keysFrom(b, 25)).toEqual(keysFrom(a, 25))
+    expect(keysFrom(a, 25).map(([f]) => f)).toEqual([25, 50, 75, 100, 125])
+  })
+})
