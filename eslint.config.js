@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   // fixtures/*.ts are MPEG-TS clips, not TypeScript.
-  { ignores: ['**/dist/**', '**/node_modules/**', '.bench/**', 'test-artifacts/**', 'fixtures/**/*.ts', '!fixtures/**/*.test.ts', '**/test/vectors/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.bench/**', 'test-artifacts/**', 'fixtures/**/*.ts', '!fixtures/**/*.test.ts', '**/test/vectors/**', 'demo-out/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

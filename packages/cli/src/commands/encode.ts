@@ -43,6 +43,12 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
   } catch {
     throw new UsageError(`mqa encode: --fps must be a frame rate like 25 or 30000/1001, got ${JSON.stringify(f.fps)}`)
   }
+  const gopSeconds = f.gopSeconds ?? 2
+  const segmentSeconds = f.segmentSeconds ?? 2
+  const gops = segmentSeconds / gopSeconds
+  if (Math.abs(gops - Math.round(gops)) > 1e-9 || gops < 1) {
+    throw new UsageError(`mqa encode: --segment-seconds ${segmentSeconds} is not a whole number of GOPs of --gop-seconds ${gopSeconds}`)
+  }
   const logger = jsonLogger().child({ component: 'encoder' })
   const status = statusLine()
   const controller = new AbortController()
@@ -58,8 +64,8 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
       bitrateKbps: parseBitrateKbps(f.bitrate ?? '3M'),
       size: parseSize('encode', f.size),
       fps,
-      gopSeconds: f.gopSeconds ?? 2,
-      segmentSeconds: f.segmentSeconds ?? 2,
+      gopSeconds,
+      segmentSeconds,
       timecode: (f.timecode ?? TimecodeMode.INPUT) as TimecodeMode,
       workers: f.workers ?? 2,
       realtime: f.realtime ?? false,
