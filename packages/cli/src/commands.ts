@@ -2,6 +2,7 @@ import { runDemo } from './commands/demo.js'
 import { runEncode } from './commands/encode.js'
 import { runImpair } from './commands/impair.js'
 import { runInspect } from './commands/inspect.js'
+import { runPackage } from './commands/package.js'
 import { runSource } from './commands/source.js'
 
 export interface Command {
@@ -13,6 +14,7 @@ export const COMMANDS = {
   encode: { summary: 'encode with every frame measured and its scores written as SEI', run: runEncode },
   source: { summary: 'a real-time contribution feed stamping timecode SEI on every frame', run: runSource },
   impair: { summary: 'a UDP relay that drops datagrams on a schedule (rain fade)', run: runImpair },
+  package: { summary: 'segment on the timecode grid and serve HLS/DASH with CMSD-MQA', run: runPackage },
   inspect: { summary: 'per-frame SEI records and per-GOP/segment aggregates of a file', run: runInspect },
   demo: { summary: 'encode a generated source and show the scores carried in its SEI', run: runDemo },
 } as const satisfies Record<string, Command>

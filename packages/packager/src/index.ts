@@ -1,1 +1,8 @@
-export {}
+export * from './media.js'
+export * from './segmenter.js'
+export * from './packager.js'
+export * from './store.js'
+export * from './cmsd-headers.js'
+export * from './playlists.js'
+export { startPackager, type PackageOptions, type PackagerHandle, type PackagerStatus } from './io/service.js'
+export { startHttp, CORS_HEADERS, type Reply, type Handler, type HttpCounters } from './io/http.js'

@@ -1,0 +1,100 @@
+import { createSocket } from 'node:dgram'
+import { createReadStream } from 'node:fs'
+import { type Readable } from 'node:stream'
+
+/**
+ * MPEG-TS bytes from `udp://host:port`, a file, or stdin (`-`), handed over in whole 188-byte
+ * packets where the stream is aligned. A file is paced by the caller (it knows the media time);
+ * UDP and stdin arrive at their own pace. The iterator ends when the input ends (never for UDP).
+ */
+export interface IngestSource {
+  readonly kind: 'udp' | 'file' | 'stdin'
+  chunks(): AsyncIterable<Uint8Array>
+  close(): Promise<void>
+}
+
+export class IngestError extends Error {
+  readonly code = 'ERR_INGEST'
+}
+
+export function openIngest(spec: string, options: { maxQueuedBytes?: number } = {}): IngestSource {
+  if (spec.startsWith('udp://')) return udpSource(spec, options.maxQueuedBytes ?? 64 << 20)
+  if (spec === '-') return streamSource('stdin', process.stdin)
+  return streamSource('file', createReadStream(spec, { highWaterMark: 188 * 348 }))
+}
+
+function streamSource(kind: 'file' | 'stdin', stream: Readable): IngestSource {
+  return {
+    kind,
+    async *chunks() {
+      let carry: Uint8Array = new Uint8Array(0)
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          const buf: Uint8Array = carry.length ? Buffer.concat([carry, chunk]) : chunk
+          const whole = buf.length - (buf.length % 188)
+          if (whole > 0) yield buf.subarray(0, whole)
+          carry = buf.subarray(whole)
+        }
+      } catch (err) {
+        throw new IngestError(`cannot read input: ${(err as Error).message}`, { cause: err })
+      }
+      if (carry.length) yield carry
+    },
+    async close() {
+      if (kind === 'file') stream.destroy()
+    },
+  }
+}
+
+function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
+  let url: URL
+  try {
+    url = new URL(spec)
+  } catch {
+    throw new IngestError(`input ${JSON.stringify(spec)} is not udp://host:port`)
+  }
+  const socket = createSocket({ type: 'udp4', reuseAddr: true })
+  const queue: Uint8Array[] = []
+  let queued = 0
+  let wake: (() => void) | undefined
+  let closed = false
+  let dropped = 0
+  socket.on('message', (msg) => {
+    if (queued + msg.length > maxQueuedBytes) {
+      dropped++
+      return
+    }
+    queue.push(msg)
+    queued += msg.length
+    wake?.()
+  })
+  const bound = new Promise<void>((resolve, reject) => {
+    socket.once('error', reject)
+    socket.bind(Number(url.port), url.hostname || '0.0.0.0', () => {
+      socket.off('error', reject)
+      resolve()
+    })
+  })
+  return {
+    kind: 'udp',
+    async *chunks() {
+      await bound
+      while (!closed) {
+        const next = queue.shift()
+        if (next) {
+          queued -= next.length
+          yield next
+          continue
+        }
+        await new Promise<void>((resolve) => (wake = resolve))
+        wake = undefined
+      }
+      void dropped
+    },
+    async close() {
+      closed = true
+      wake?.()
+      await new Promise<void>((resolve) => socket.close(() => resolve()))
+    },
+  }
+}

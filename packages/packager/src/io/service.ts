@@ -1,0 +1,268 @@
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, renameSync, unlinkSync, existsSync } from 'node:fs'
+import { type Server } from 'node:http'
+import { join } from 'node:path'
+import { type FrameRate, type Logger, CmsdStreamingFormat, ErrorWindow, silentLogger } from '@mqa/common'
+import { segmentCmsd } from '../cmsd-headers.js'
+import { type CmafWriter, PackagerCore, type PublishedSegment } from '../packager.js'
+import { type PlaylistInputs, renderPlaylist } from '../playlists.js'
+import { SegmentStore } from '../store.js'
+import { type HttpCounters, type Reply, startHttp } from './http.js'
+import { openIngest } from './ingest.js'
+
+export interface PackageOptions {
+  readonly input: string
+  readonly host: string
+  readonly port: number
+  readonly name: string
+  readonly segmentSeconds: number
+  readonly window: number
+  readonly outDir?: string | undefined
+  readonly lowLatency?: boolean
+  /** `realtime` paces a file input by its media time; `max` reads as fast as it can. */
+  readonly inputRate: 'realtime' | 'max'
+  readonly rate?: FrameRate | undefined
+  readonly cmaf?: CmafWriter | undefined
+  readonly logger?: Logger
+  readonly now?: () => number
+}
+
+export interface PackagerHandle {
+  readonly url: string
+  readonly server: Server
+  /** Resolves when the input has ended (never for UDP); the server keeps running. */
+  readonly inputDone: Promise<void>
+  status(): PackagerStatus
+  close(): Promise<void>
+}
+
+export interface PackagerStatus {
+  readonly node: string
+  readonly input: string
+  readonly inputEnded: boolean
+  readonly ingest: PackagerCore['ingest']
+  readonly segmenter: Record<string, number> | undefined
+  readonly http: HttpCounters
+  readonly window: { number: number; durationMs: number; frames: number; discontinuity: boolean; mqa?: number; min?: number; psnr?: number; ssim?: number; errors?: number; availableAtMs: number }[]
+}
+
+const TYPES = { m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t', m4s: 'video/iso.segment', mp4: 'video/mp4', mpd: 'application/dash+xml', json: 'application/json', text: 'text/plain; version=0.0.4' }
+const SEGMENT_CACHE = 'public, max-age=86400, immutable'
+const PLAYLIST_CACHE = 'no-cache, max-age=0'
+
+/** `mqa package`: ingest → segments → HTTP with CMSD. */
+export async function startPackager(o: PackageOptions): Promise<PackagerHandle> {
+  const log = o.logger ?? silentLogger
+  const now = o.now ?? Date.now
+  const core = new PackagerCore({ segmentSeconds: o.segmentSeconds, rate: o.rate, cmaf: o.cmaf, now })
+  const store = new SegmentStore(o.window)
+  const counters: HttpCounters = { requests: 0, byStatus: {}, rejected: 0 }
+  const errors = new ErrorWindow(10_000)
+  let inputEnded = false
+  let ended = false
+  let startedMs: number | undefined
+  let firstPts: number | undefined
+
+  if (o.outDir) restore(o.outDir)
+
+  function publish(s: PublishedSegment): void {
+    for (const gone of store.add(s)) if (o.outDir) forget(o.outDir, gone.number)
+    if (o.outDir) persist(o.outDir, s)
+    log.info('segment published', { sn: s.number, frames: s.frames, durationMs: s.durationMs, mqa: s.quality.video?.score, min: s.quality.video?.min, errors: s.quality.errors, discontinuity: s.discontinuity })
+  }
+
+  const ingest = openIngest(o.input)
+  const inputDone = (async () => {
+    try {
+      for await (const chunk of ingest.chunks()) {
+        for (const s of core.push(chunk)) publish(s)
+        if (o.inputRate === 'realtime' && ingest.kind === 'file') await pace()
+      }
+      for (const s of core.flush()) publish(s)
+      ended = true
+    } catch (err) {
+      log.error('input failed', { error: (err as Error).message })
+    } finally {
+      inputEnded = true
+      for (const e of core.errors.splice(0)) {
+        const r = errors.record(e.code)
+        if (r) log.warn('ingest error', { code: e.code, message: e.message, total: r.total })
+      }
+    }
+  })()
+
+  /** A file input is read no faster than its media time. */
+  async function pace(): Promise<void> {
+    const pts = core.segmenter?.open?.frames.at(-1)?.sample.ptsTicks
+    if (pts === undefined) return
+    if (startedMs === undefined || firstPts === undefined) {
+      startedMs = performance.now()
+      firstPts = pts
+      return
+    }
+    const ahead = (pts - firstPts) / 90 - (performance.now() - startedMs)
+    if (ahead > 5) await new Promise((resolve) => setTimeout(resolve, Math.min(ahead, 2000)))
+  }
+
+  function playlistInputs(): PlaylistInputs | undefined {
+    const rate = core.rate
+    const segments = store.list()
+    if (!rate || segments.length === 0) return undefined
+    return { segments, rate, segmentSeconds: o.segmentSeconds, window: o.window, ended: ended && !o.lowLatency, codec: core.codec ?? 'h264', hasInit: core.initSegment !== undefined }
+  }
+
+  function segmentReply(n: number, format: 'ts' | 'cmaf', startMs: number): Reply {
+    const s = store.get(n)
+    const body = s ? (format === 'ts' ? s.ts : s.cmaf) : undefined
+    if (!s || !body) return { status: 404, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' }, body: `segment ${n} is not in the window\n` }
+    const cmsd = segmentCmsd({
+      segment: { durationMs: s.durationMs, availableAtMs: s.availableAtMs, hasAudio: s.hasAudio, bytes: body.length },
+      quality: s.quality,
+      format: format === 'ts' ? CmsdStreamingFormat.HLS : CmsdStreamingFormat.DASH,
+      node: o.name,
+      responseDelayMs: performance.now() - startMs,
+    })
+    return { status: 200, headers: { 'Content-Type': format === 'ts' ? TYPES.ts : TYPES.m4s, 'Cache-Control': SEGMENT_CACHE, 'CMSD-Static': cmsd.static, 'CMSD-Dynamic': cmsd.dynamic }, body }
+  }
+
+  const handler = (path: string): Reply => {
+    const startMs = performance.now()
+    let m: RegExpExecArray | null
+    if ((m = /^\/hls\/(\d{1,15})\.ts$/.exec(path))) return segmentReply(Number(m[1]), 'ts', startMs)
+    if ((m = /^\/cmaf\/(\d{1,15})\.m4s$/.exec(path))) return segmentReply(Number(m[1]), 'cmaf', startMs)
+    if (path === '/cmaf/init.mp4') {
+      const init = core.initSegment
+      return init ? { status: 200, headers: { 'Content-Type': TYPES.mp4, 'Cache-Control': 'no-cache' }, body: init } : notYet()
+    }
+    if (path === '/hls/index.m3u8' || path === '/hls/cmaf.m3u8' || path === '/dash/manifest.mpd') {
+      const inputs = playlistInputs()
+      if (!inputs) return notYet()
+      const kind = path === '/hls/index.m3u8' ? 'hls-ts' : path === '/hls/cmaf.m3u8' ? 'hls-cmaf' : 'dash'
+      if (kind !== 'hls-ts' && !inputs.hasInit) return notYet()
+      return { status: 200, headers: { 'Content-Type': kind === 'dash' ? TYPES.mpd : TYPES.m3u8, 'Cache-Control': PLAYLIST_CACHE }, body: renderPlaylist(kind, inputs, { timeUrl: '/api/time' }) }
+    }
+    if (path === '/api/time') return { status: 200, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }, body: new Date(now()).toISOString() }
+    if (path === '/api/status') return { status: 200, headers: { 'Content-Type': TYPES.json, 'Cache-Control': 'no-store' }, body: JSON.stringify(status(), null, 1) }
+    if (path === '/metrics') return { status: 200, headers: { 'Content-Type': TYPES.text, 'Cache-Control': 'no-store' }, body: metrics() }
+    return { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'not found\n' }
+  }
+
+  function notYet(): Reply {
+    return { status: 503, headers: { 'Content-Type': 'text/plain', 'Retry-After': '1', 'Cache-Control': 'no-store' }, body: 'no segment published yet\n' }
+  }
+
+  function status(): PackagerStatus {
+    return {
+      node: o.name,
+      input: o.input,
+      inputEnded,
+      ingest: core.ingest,
+      segmenter: core.segmenter ? { ...core.segmenter.stats } : undefined,
+      http: counters,
+      window: store.list().map((s) => ({
+        number: s.number,
+        durationMs: s.durationMs,
+        frames: s.frames,
+        discontinuity: s.discontinuity,
+        mqa: s.quality.video?.score,
+        min: s.quality.video?.min,
+        psnr: s.quality.psnrDb,
+        ssim: s.quality.ssimPercent,
+        errors: s.quality.errors,
+        availableAtMs: s.availableAtMs,
+      })),
+    }
+  }
+
+  function metrics(): string {
+    const node = JSON.stringify(o.name)
+    const lines: string[] = []
+    const gauge = (name: string, help: string, value: number | undefined, labels = '') => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
+      if (value !== undefined) lines.push(`${name}{node=${node}${labels}} ${value}`)
+    }
+    const latest = store.latest()
+    gauge('mqa_segment_video_score', 'MQA-VIDEO mean of the latest segment', latest?.quality.video?.score)
+    gauge('mqa_segment_video_min', 'worst frame MQA-VIDEO of the latest segment', latest?.quality.video?.min)
+    gauge('mqa_segment_psnr_db', 'mean PSNR of the latest segment, dB', latest?.quality.psnrDb)
+    gauge('mqa_segment_ssim_percent', 'mean SSIM x100 of the latest segment', latest?.quality.ssimPercent)
+    gauge('mqa_segment_errors', 'input errors and missing frames in the latest segment', latest?.quality.errors)
+    gauge('mqa_segment_number', 'number of the latest segment', latest?.number)
+    lines.push('# HELP mqa_ingest_bytes_total bytes read from the input', '# TYPE mqa_ingest_bytes_total counter', `mqa_ingest_bytes_total{node=${node}} ${core.ingest.bytes}`)
+    lines.push('# HELP mqa_ingest_errors_total ingest errors by code', '# TYPE mqa_ingest_errors_total counter')
+    for (const [code, n] of Object.entries(core.ingest.errors)) lines.push(`mqa_ingest_errors_total{node=${node},code=${JSON.stringify(code)}} ${n}`)
+    lines.push('# HELP mqa_http_requests_total requests by status', '# TYPE mqa_http_requests_total counter')
+    for (const [code, n] of Object.entries(counters.byStatus)) lines.push(`mqa_http_requests_total{node=${node},status="${code}"} ${n}`)
+    lines.push('# HELP mqa_http_rejected_total malformed or refused requests', '# TYPE mqa_http_rejected_total counter', `mqa_http_rejected_total{node=${node}} ${counters.rejected}`)
+    return `${lines.join('\n')}\n`
+  }
+
+  function persist(dir: string, s: PublishedSegment): void {
+    try {
+      mkdirSync(dir, { recursive: true })
+      const write = (name: string, data: Uint8Array | string) => {
+        writeFileSync(join(dir, `${name}.tmp`), data)
+        renameSync(join(dir, `${name}.tmp`), join(dir, name))
+      }
+      write(`${s.number}.ts`, s.ts)
+      if (s.cmaf) write(`${s.number}.m4s`, s.cmaf)
+      const init = core.initSegment
+      if (init && !existsSync(join(dir, 'init.mp4'))) write('init.mp4', init)
+      const { ts: _ts, cmaf: _cmaf, ...meta } = s
+      write(`${s.number}.json`, JSON.stringify(meta))
+    } catch (err) {
+      const r = errors.record('ERR_OUT_DIR')
+      if (r) log.warn('cannot write segment to --out-dir', { error: (err as Error).message })
+    }
+  }
+
+  function forget(dir: string, n: number): void {
+    for (const ext of ['ts', 'm4s', 'json']) {
+      try {
+        unlinkSync(join(dir, `${n}.${ext}`))
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  function restore(dir: string): void {
+    let names: string[]
+    try {
+      names = readdirSync(dir)
+    } catch {
+      return
+    }
+    const numbers = names
+      .map((f) => /^(\d+)\.json$/.exec(f)?.[1])
+      .filter((x): x is string => x !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b)
+      .slice(-o.window)
+    for (const n of numbers) {
+      try {
+        const meta = JSON.parse(readFileSync(join(dir, `${n}.json`), 'utf8')) as Omit<PublishedSegment, 'ts' | 'cmaf'>
+        const ts = new Uint8Array(readFileSync(join(dir, `${n}.ts`)))
+        const cmaf = existsSync(join(dir, `${n}.m4s`)) ? new Uint8Array(readFileSync(join(dir, `${n}.m4s`))) : undefined
+        store.add({ ...meta, ts, cmaf })
+      } catch (err) {
+        log.warn('cannot restore a segment from --out-dir', { sn: n, error: (err as Error).message })
+      }
+    }
+    if (numbers.length) log.info('restored segments from --out-dir', { count: numbers.length, first: numbers[0], last: numbers.at(-1) })
+  }
+
+  const server = await startHttp({ host: o.host, port: o.port, handler, logger: log, counters })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : o.port
+  return {
+    url: `http://${o.host}:${port}`,
+    server,
+    inputDone,
+    status,
+    async close() {
+      await ingest.close()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}

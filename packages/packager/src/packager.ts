@@ -1,0 +1,307 @@
+import {
+  type FrameRate,
+  type MqaError,
+  type SegmentQuality,
+  type TsEvent,
+  type VideoCodec,
+  TsDemuxer,
+  durationMsOf,
+  parseFrameRate,
+  segmentQualityOf,
+} from '@mqa/common'
+import { type ClosedSegment, Segmenter } from './segmenter.js'
+
+/** A segment as published: its bytes per format and what its responses say about it. */
+export interface PublishedSegment {
+  readonly number: number
+  readonly firstFrameIndex: number
+  readonly frames: number
+  readonly durationMs: number
+  readonly discontinuity: boolean
+  /** Wall-clock ms the segment became available (CMSD `at`). */
+  readonly availableAtMs: number
+  /** PTS of the first frame, 90 kHz (for EXT-X-PROGRAM-DATE-TIME and DASH times). */
+  readonly startPtsTicks: number
+  readonly quality: SegmentQuality
+  readonly hasAudio: boolean
+  /** MPEG-TS bytes: PAT + PMT, then the segment's packets as they came. */
+  readonly ts: Uint8Array
+  /** CMAF media segment, when the CMAF writer is present. */
+  cmaf?: Uint8Array | undefined
+}
+
+export interface PackagerCoreOptions {
+  readonly segmentSeconds: number
+  /** Frame rate, when known; otherwise inferred from the first video timestamps. */
+  readonly rate?: FrameRate | undefined
+  readonly now?: () => number
+  /** Writes the CMAF media segment of a closed segment (plugged in by the CMAF writer). */
+  readonly cmaf?: CmafWriter | undefined
+}
+
+export interface CmafWriter {
+  /** Called once with the first segment (its parameter sets) to make the init segment. */
+  init(segment: ClosedSegment, codec: VideoCodec, rate: FrameRate, audio: AudioConfig | undefined): Uint8Array
+  segment(segment: ClosedSegment, sequence: number): Uint8Array
+}
+
+export interface AudioConfig {
+  readonly sampleRate: number
+  readonly channels: number
+  readonly audioObjectType: number
+}
+
+export interface IngestStats {
+  bytes: number
+  videoFrames: number
+  audioPes: number
+  damagedFrames: number
+  errors: Record<string, number>
+}
+
+/**
+ * The packager's core, pure: MPEG-TS bytes in (push), published segments out. Demux (with
+ * transport error counting), read each access unit's MQA SEI, segment on the grid, slice the TS
+ * bytes of each segment, aggregate its scores for CMSD.
+ */
+export class PackagerCore {
+  readonly ingest: IngestStats = { bytes: 0, videoFrames: 0, audioPes: 0, damagedFrames: 0, errors: {} }
+  readonly #o: PackagerCoreOptions
+  readonly #demuxer = new TsDemuxer()
+  #segmenter: Segmenter | undefined
+  #codec: VideoCodec | undefined
+  #videoPid: number | undefined
+  #pmtPid: number | undefined
+  #rate: FrameRate | undefined
+  readonly #rateProbe: number[] = []
+  readonly #early: TsEvent[] = []
+  /** Raw TS bytes from #rawStart on, for slicing segments. */
+  #raw: Uint8Array[] = []
+  #rawStart = 0
+  #rawEnd = 0
+  #pat: Uint8Array | undefined
+  #pmt: Uint8Array | undefined
+  #init: Uint8Array | undefined
+  #cmafSequence = 0
+  #audioConfig: AudioConfig | undefined
+  readonly errors: MqaError[] = []
+
+  constructor(options: PackagerCoreOptions) {
+    this.#o = options
+    this.#rate = options.rate
+  }
+
+  get initSegment(): Uint8Array | undefined {
+    return this.#init
+  }
+
+  get rate(): FrameRate | undefined {
+    return this.#rate
+  }
+
+  get codec(): VideoCodec | undefined {
+    return this.#codec
+  }
+
+  get segmenter(): Segmenter | undefined {
+    return this.#segmenter
+  }
+
+  push(chunk: Uint8Array): PublishedSegment[] {
+    this.ingest.bytes += chunk.length
+    this.#raw.push(chunk)
+    this.#rawEnd += chunk.length
+    this.#capturePsi(chunk)
+    const out: PublishedSegment[] = []
+    for (const ev of this.#demuxer.push(chunk)) this.#event(ev, out)
+    this.#trimRaw()
+    return out
+  }
+
+  flush(): PublishedSegment[] {
+    const out: PublishedSegment[] = []
+    for (const ev of this.#demuxer.flush()) this.#event(ev, out)
+    if (this.#segmenter) for (const s of this.#segmenter.flush(this.#rawEnd)) out.push(this.#publish(s))
+    return out
+  }
+
+  #event(ev: TsEvent, out: PublishedSegment[]): void {
+    if (ev.kind === 'error') {
+      this.ingest.errors[ev.error.code] = (this.ingest.errors[ev.error.code] ?? 0) + 1
+      if (this.errors.length < 100) this.errors.push(ev.error)
+      return
+    }
+    if (ev.kind === 'program') {
+      this.#videoPid = ev.videoPid
+      this.#pmtPid = ev.pmtPid
+      this.#codec = ev.videoCodec
+      return
+    }
+    if (ev.pid !== this.#videoPid) {
+      if (ev.codec === 'aac') this.ingest.audioPes++
+      this.#audio(ev)
+      return
+    }
+    this.ingest.videoFrames++
+    if (ev.damaged) this.ingest.damagedFrames++
+    if (!this.#segmenter) {
+      if (!this.#startSegmenter(ev)) return
+      // Replay what waited for the frame rate.
+      for (const e of this.#early.splice(0)) this.#video(e, out)
+    }
+    this.#video(ev, out)
+  }
+
+  /** The segmenter needs the frame rate: from the options, else from the first DTS steps. */
+  #startSegmenter(ev: TsEvent): boolean {
+    if (!this.#rate) {
+      if (ev.kind === 'pes' && ev.ptsTicks !== undefined) this.#rateProbe.push(ev.dtsTicks ?? ev.ptsTicks)
+      if (this.#rateProbe.length < 6) {
+        this.#early.push(ev)
+        return false
+      }
+      const steps = this.#rateProbe
+        .slice(1)
+        .map((t, i) => t - this.#rateProbe[i]!)
+        .filter((d) => d > 0)
+        .sort((a, b) => a - b)
+      const step = steps[0] ?? 3600
+      this.#rate = parseFrameRate(String(Math.round((90000 / step) * 1000) / 1000))
+    }
+    const segmentFrames = Math.round((this.#o.segmentSeconds * this.#rate.num) / this.#rate.den)
+    this.#segmenter = new Segmenter({ codec: this.#codec ?? 'h264', rate: this.#rate, segmentFrames: Math.max(1, segmentFrames) })
+    return true
+  }
+
+  #video(ev: TsEvent, out: PublishedSegment[]): void {
+    if (ev.kind !== 'pes' || ev.ptsTicks === undefined) return
+    for (const s of this.#segmenter!.pushVideo({ ptsTicks: ev.ptsTicks, dtsTicks: ev.dtsTicks ?? ev.ptsTicks, data: ev.data, damaged: ev.damaged, tsOffset: ev.offset })) {
+      out.push(this.#publish(s))
+    }
+  }
+
+  #audio(ev: TsEvent): void {
+    if (ev.kind !== 'pes' || ev.codec !== 'aac' || ev.ptsTicks === undefined || !this.#segmenter) return
+    let pts = ev.ptsTicks
+    for (const frame of splitAdts(ev.data)) {
+      this.#audioConfig ??= { sampleRate: frame.sampleRate, channels: frame.channels, audioObjectType: frame.audioObjectType }
+      const durationTicks = Math.round((1024 * 90000) / frame.sampleRate)
+      this.#segmenter.pushAudio({ ptsTicks: pts, durationTicks, data: frame.payload })
+      pts += durationTicks
+    }
+  }
+
+  #publish(s: ClosedSegment): PublishedSegment {
+    const rate = this.#rate!
+    const now = this.#o.now?.() ?? Date.now()
+    const ts = this.#slice(s.tsStart, s.tsEnd)
+    this.#lastCloseEnd = s.tsEnd
+    let cmaf: Uint8Array | undefined
+    if (this.#o.cmaf && this.#codec) {
+      try {
+        this.#init ??= this.#o.cmaf.init(s, this.#codec, rate, this.#audioConfig)
+        cmaf = this.#o.cmaf.segment(s, ++this.#cmafSequence)
+      } catch (err) {
+        this.ingest.errors.ERR_CMAF = (this.ingest.errors.ERR_CMAF ?? 0) + 1
+        void err
+      }
+    }
+    return {
+      number: s.number,
+      firstFrameIndex: s.firstFrameIndex,
+      frames: s.frames.length,
+      durationMs: durationMsOf(s.frames.length, rate),
+      discontinuity: s.discontinuity,
+      availableAtMs: now,
+      startPtsTicks: s.startPtsTicks,
+      quality: segmentQualityOf(s.number, s.aggregate),
+      hasAudio: s.audio.length > 0,
+      ts,
+      cmaf,
+    }
+  }
+
+  /** PAT/PMT packets as they pass, kept to start every TS segment with them. */
+  #capturePsi(chunk: Uint8Array): void {
+    // Chunks from our ingest are whole packets; a misaligned chunk is simply not scanned.
+    if (chunk.length % 188 !== 0 || chunk[0] !== 0x47) return
+    for (let i = 0; i + 188 <= chunk.length; i += 188) {
+      if (chunk[i] !== 0x47) return
+      const pid = ((chunk[i + 1]! & 0x1f) << 8) | chunk[i + 2]!
+      if (pid === 0) this.#pat = chunk.slice(i, i + 188)
+      else if (pid === this.#pmtPid) this.#pmt = chunk.slice(i, i + 188)
+    }
+  }
+
+  #slice(start: number, end: number): Uint8Array {
+    const psi = [this.#pat, this.#pmt].filter((p): p is Uint8Array => p !== undefined)
+    const from = Math.max(start, this.#rawStart)
+    const size = Math.max(0, end - from)
+    const out = new Uint8Array(psi.length * 188 + size)
+    let o = 0
+    for (const p of psi) {
+      out.set(p, o)
+      o += 188
+    }
+    let pos = this.#rawStart
+    for (const c of this.#raw) {
+      const cEnd = pos + c.length
+      if (cEnd > from && pos < end) {
+        const a = Math.max(from, pos) - pos
+        const b = Math.min(end, cEnd) - pos
+        out.set(c.subarray(a, b), o)
+        o += b - a
+      }
+      pos = cEnd
+    }
+    return out
+  }
+
+  /** Keep raw bytes only from the open segment's start (bounded: 256 MB at most). */
+  #trimRaw(): void {
+    const keepFrom = this.#segmenter?.open ? this.#openStart() : this.#rawEnd - 188 * 7 * 100
+    let pos = this.#rawStart
+    while (this.#raw.length > 1 && pos + this.#raw[0]!.length <= keepFrom) {
+      pos += this.#raw.shift()!.length
+    }
+    while (this.#rawEnd - pos > 256 * 1024 * 1024 && this.#raw.length > 1) pos += this.#raw.shift()!.length
+    this.#rawStart = pos
+  }
+
+  #openStart(): number {
+    // The open segment started at its first frame's TS offset; frames keep no offset, so keep
+    // everything since the last close (the segmenter's segments are contiguous in the stream).
+    return this.#lastCloseEnd
+  }
+
+  #lastCloseEnd = 0
+}
+
+/** One AAC frame out of an ADTS stream. */
+export interface AdtsFrame {
+  readonly payload: Uint8Array
+  readonly sampleRate: number
+  readonly channels: number
+  readonly audioObjectType: number
+}
+
+const ADTS_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
+
+/** Split ADTS frames (ISO/IEC 13818-7); stops at the first bytes that are not a frame. */
+export function splitAdts(data: Uint8Array): AdtsFrame[] {
+  const out: AdtsFrame[] = []
+  let pos = 0
+  while (pos + 7 <= data.length) {
+    if (data[pos] !== 0xff || (data[pos + 1]! & 0xf6) !== 0xf0) break
+    const protectionAbsent = data[pos + 1]! & 1
+    const profile = (data[pos + 2]! >> 6) & 3
+    const rateIndex = (data[pos + 2]! >> 2) & 0xf
+    const channels = ((data[pos + 2]! & 1) << 2) | (data[pos + 3]! >> 6)
+    const length = ((data[pos + 3]! & 3) << 11) | (data[pos + 4]! << 3) | (data[pos + 5]! >> 5)
+    const header = protectionAbsent ? 7 : 9
+    if (length < header || pos + length > data.length) break
+    out.push({ payload: data.subarray(pos + header, pos + length), sampleRate: ADTS_RATES[rateIndex] ?? 48000, channels, audioObjectType: profile + 1 })
+    pos += length
+  }
+  return out
+}

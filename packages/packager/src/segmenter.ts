@@ -1,0 +1,224 @@
+import {
+  type AggregateScore,
+  type FrameRate,
+  type MqaRecord,
+  type NalUnit,
+  ScoreScope,
+  VideoCodec,
+  aggregateScores,
+  isKeyframeNal,
+  readMqaRecords,
+  splitAnnexB,
+  timecodeToFrameIndex,
+} from '@mqa/common'
+import { type MediaSample } from './media.js'
+
+/** One video access unit as the ingest hands it over (a video PES). */
+export interface VideoAccessUnit {
+  readonly ptsTicks: number
+  readonly dtsTicks: number
+  /** Annex B bytes of the access unit. */
+  readonly data: Uint8Array
+  /** Damaged in transport (continuity gap inside it). */
+  readonly damaged: boolean
+  /** Stream byte offset of its first TS packet: where a TS segment starting here is cut. */
+  readonly tsOffset: number
+}
+
+export interface AudioFrame {
+  readonly ptsTicks: number
+  readonly durationTicks: number
+  /** One raw AAC frame (ADTS header removed). */
+  readonly data: Uint8Array
+}
+
+/** What the segmenter knows of a frame: its record (or none) and its index on the shared clock. */
+/** Frames a decoder may reorder (H.264/H.265 allow at most 16 in the DPB). */
+const MAX_REORDER_FRAMES = 16
+
+export interface FrameEntry {
+  readonly frameIndex: number
+  readonly record: MqaRecord | undefined
+  readonly sample: MediaSample
+}
+
+/** A closed segment, ready for the writers. */
+export interface ClosedSegment {
+  readonly number: number
+  readonly firstFrameIndex: number
+  readonly frames: readonly FrameEntry[]
+  readonly audio: readonly MediaSample[]
+  /** Sum of frame durations, in 90 kHz ticks. */
+  readonly durationTicks: number
+  readonly startPtsTicks: number
+  readonly startDtsTicks: number
+  /** Aggregate of the frame records (frames with no record count as unmeasured). */
+  readonly aggregate: AggregateScore
+  /** Something between the previous segment and this one is missing, or the input restarted. */
+  readonly discontinuity: boolean
+  /** Stream byte range of its TS packets, [tsStart, tsEnd). */
+  readonly tsStart: number
+  readonly tsEnd: number
+  /** A first access unit's parameter sets, for the CMAF init segment. */
+  readonly keyFrameNals: readonly NalUnit[]
+}
+
+export interface SegmenterStats {
+  frames: number
+  framesWithoutRecord: number
+  framesWithoutTimecode: number
+  /** Frames dropped because they could not start a segment (before the first boundary IDR, or after a lost boundary). */
+  framesDropped: number
+  seiErrors: number
+  segments: number
+  discontinuities: number
+}
+
+export interface SegmenterOptions {
+  readonly codec: VideoCodec
+  readonly rate: FrameRate
+  /** D: frames per segment on the shared grid. */
+  readonly segmentFrames: number
+}
+
+/**
+ * Cuts segments on the timecode grid (WIRE-FORMAT.md §4): segment n starts at the IDR whose frame
+ * index (from the `tc` in its MQA SEI) is n·D. A segment only ever starts on an IDR inside its own
+ * grid slot, so its number is always right: frames that cannot start one (before the first
+ * boundary, or after a boundary whose IDR was lost) are dropped and the next segment is marked
+ * discontinuous. Pure: the ingest pushes access units and audio frames, closed segments come out.
+ */
+export class Segmenter {
+  readonly stats: SegmenterStats = { frames: 0, framesWithoutRecord: 0, framesWithoutTimecode: 0, framesDropped: 0, seiErrors: 0, segments: 0, discontinuities: 0 }
+  readonly #o: SegmenterOptions
+  #current:
+    | {
+        number: number
+        frames: FrameEntry[]
+        firstFrameIndex: number
+        tsStart: number
+        keyFrameNals: NalUnit[]
+        discontinuity: boolean
+      }
+    | undefined
+  #lastFrameIndex: number | undefined
+  #lastClosedNumber: number | undefined
+  #pendingDiscontinuity = false
+  #audio: MediaSample[] = []
+  /** Offset to turn a PTS-derived index into a timecode-derived one, when a frame has no tc. */
+  #ptsOffset: number | undefined
+  readonly #frameTicks: number
+
+  constructor(options: SegmenterOptions) {
+    this.#o = options
+    this.#frameTicks = Math.round((90000 * options.rate.den) / options.rate.num)
+  }
+
+  /** The segment being built (low-latency serving), as number and frames so far. */
+  get open(): { number: number; frames: readonly FrameEntry[] } | undefined {
+    return this.#current ? { number: this.#current.number, frames: this.#current.frames } : undefined
+  }
+
+  pushAudio(frame: AudioFrame): void {
+    this.#audio.push({ dtsTicks: frame.ptsTicks, ptsTicks: frame.ptsTicks, durationTicks: frame.durationTicks, data: frame.data, keyFrame: true })
+    if (this.#audio.length > 2000) this.#audio.shift() // bounded when video stalls
+  }
+
+  pushVideo(au: VideoAccessUnit): ClosedSegment[] {
+    const out: ClosedSegment[] = []
+    const codec = this.#o.codec
+    let nals: NalUnit[]
+    try {
+      nals = splitAnnexB(au.data, codec)
+    } catch {
+      nals = []
+    }
+    const found = readMqaRecords(codec, nals)
+    this.stats.seiErrors += found.errors.length
+    const record = found.records.find((r) => r.scope === ScoreScope.FRAME)
+    this.stats.frames++
+    if (!record) this.stats.framesWithoutRecord++
+    const ptsIndex = Math.round((au.ptsTicks * this.#o.rate.num) / (90000 * this.#o.rate.den))
+    let frameIndex: number
+    const tcIndex = record?.timecode !== undefined ? safeTimecode(record.timecode, this.#o.rate) : undefined
+    if (tcIndex !== undefined) {
+      frameIndex = tcIndex
+      this.#ptsOffset = tcIndex - ptsIndex
+    } else {
+      this.stats.framesWithoutTimecode++
+      frameIndex = ptsIndex + (this.#ptsOffset ?? 0)
+    }
+    const keyFrame = nals.some((n) => isKeyframeNal(codec, n.type))
+    const D = this.#o.segmentFrames
+    const n = Math.floor(frameIndex / D)
+    // Decode order is not presentation order (B-frames): compare with the highest index seen, and
+    // only a jump forward past a segment or backward past any reorder depth is a discontinuity.
+    const last = this.#lastFrameIndex
+    if (last !== undefined && (frameIndex > last + D || frameIndex < last - MAX_REORDER_FRAMES)) this.#pendingDiscontinuity = true
+    if (last === undefined || frameIndex > last || this.#pendingDiscontinuity) this.#lastFrameIndex = frameIndex
+    const sample: MediaSample = { dtsTicks: au.dtsTicks, ptsTicks: au.ptsTicks, durationTicks: this.#frameTicks, data: au.data, keyFrame }
+    const entry: FrameEntry = { frameIndex, record, sample }
+
+    const cur = this.#current
+    if (cur && n === cur.number && !this.#pendingDiscontinuity) {
+      cur.frames.push(entry)
+      return out
+    }
+    // A new grid slot (or a jump): close what is open, then start here only on an IDR.
+    if (cur) {
+      out.push(this.#close(au.tsOffset, cur.number === n ? undefined : au.ptsTicks))
+    }
+    if (keyFrame) {
+      const late = frameIndex % D !== 0
+      const discontinuity = this.#pendingDiscontinuity || late || (this.#lastClosedNumber !== undefined && n !== this.#lastClosedNumber + 1)
+      if (discontinuity) this.stats.discontinuities++
+      this.#pendingDiscontinuity = false
+      this.#current = { number: n, frames: [entry], firstFrameIndex: frameIndex, tsStart: au.tsOffset, keyFrameNals: nals, discontinuity: discontinuity && this.stats.segments > 0 }
+    } else {
+      this.stats.framesDropped++
+      if (this.#lastClosedNumber !== undefined) this.#pendingDiscontinuity = true
+    }
+    return out
+  }
+
+  /** End of input: close the open segment. */
+  flush(tsEnd: number): ClosedSegment[] {
+    return this.#current ? [this.#close(tsEnd, undefined)] : []
+  }
+
+  #close(tsEnd: number, nextStartPts: number | undefined): ClosedSegment {
+    const cur = this.#current!
+    this.#current = undefined
+    this.#lastClosedNumber = cur.number
+    this.stats.segments++
+    const frames = cur.frames
+    const startPts = Math.min(...frames.map((f) => f.sample.ptsTicks))
+    const startDts = frames[0]!.sample.dtsTicks
+    const durationTicks = frames.length * this.#frameTicks
+    const endPts = nextStartPts ?? startPts + durationTicks
+    const audio = this.#audio.filter((a) => a.ptsTicks < endPts)
+    this.#audio = this.#audio.filter((a) => a.ptsTicks >= endPts)
+    return {
+      number: cur.number,
+      firstFrameIndex: cur.firstFrameIndex,
+      frames,
+      audio,
+      durationTicks,
+      startPtsTicks: startPts,
+      startDtsTicks: startDts,
+      aggregate: aggregateScores(frames.map((f) => f.record ?? { unmeasured: true })),
+      discontinuity: cur.discontinuity,
+      tsStart: cur.tsStart,
+      tsEnd,
+      keyFrameNals: cur.keyFrameNals,
+    }
+  }
+}
+
+function safeTimecode(tc: string, rate: FrameRate): number | undefined {
+  try {
+    return timecodeToFrameIndex(tc, rate)
+  } catch {
+    return undefined
+  }
+}
