@@ -182,6 +182,14 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const audioHeld: Beamcoder.Packet[] = []
   let audioPackets = 0
   let audioStreamIndex = -1
+  /** Audio waits here until the video written has caught up with it (we interleave by DTS ourselves). */
+  const audioQueue: Parameters<Outputs['write']>[0][] = []
+  async function writeAudioUpTo(dts90k: number): Promise<void> {
+    while (audioQueue.length > 0 && audioQueue[0]!.dts <= dts90k) {
+      await output!.write(audioQueue.shift()!)
+      audioPackets++
+    }
+  }
   let lastAudioDts = -Infinity
 
   const width = options.size?.width
@@ -386,6 +394,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     gop.add(record)
     const au = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
     const stamped = stampAccessUnit(codec, au, records, { keepForeignSei: options.keepForeignSei ?? false })
+    await writeAudioUpTo(ticks90k(packet.dts as number))
     await output!.write({
       data: stamped,
       size: stamped.length,
@@ -460,7 +469,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     while (pool && pool.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5))
     drain(true)
     await writeChain
-    if (muxStarted && output) await output.close()
+    if (muxStarted && output) {
+      await writeAudioUpTo(Infinity)
+      await output.close()
+    }
     log.debug('encode finished', { videoPackets })
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
@@ -506,9 +518,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       const pts = Math.round((p.pts * 90000) / audioTimescale) + offset90k
       if (pts < 0 || pts <= lastAudioDts) continue // before the shared clock's start, or out of order
       lastAudioDts = pts
-      const fields = { data: new Uint8Array(p.data.buffer, p.data.byteOffset, p.size), size: p.size, pts, dts: pts, duration: Math.round(((p.duration ?? 0) * 90000) / audioTimescale), stream_index: audioStreamIndex, flags: { KEY: true } }
-      writeChain = writeChain.then(() => output!.write(fields))
-      audioPackets++
+      // Copy now: a packet's data is only valid while its packet object lives, and the write is later.
+      const data = new Uint8Array(p.size)
+      data.set(p.data.subarray(0, p.size))
+      audioQueue.push({ data, size: p.size, pts, dts: pts, duration: Math.round(((p.duration ?? 0) * 90000) / audioTimescale), stream_index: audioStreamIndex, flags: { KEY: true } })
+      if (audioQueue.length > 3000) audioQueue.shift() // bounded: video stalled for a minute
     }
   }
 

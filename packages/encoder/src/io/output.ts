@@ -71,7 +71,10 @@ export class Outputs {
   addStream(spec: StreamSpec): number {
     let index = -1
     for (const m of this.#muxers) {
-      const s = m.newStream({ name: spec.name, time_base: [1, 90000], interleaved: true } as never)
+      // Not interleaved: FFmpeg's interleaving queue would hold packets whose data belongs to
+      // JavaScript buffers that can be collected meanwhile (seen: segfaults). The encoder writes in
+      // DTS order itself.
+      const s = m.newStream({ name: spec.name, time_base: [1, 90000], interleaved: false } as never)
       Object.assign(s.codecpar, spec.codecpar)
       index = s.index
     }

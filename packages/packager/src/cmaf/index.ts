@@ -1,0 +1,6 @@
+export * from './boxes.js'
+export * from './bit-reader.js'
+export * from './codec-config.js'
+export * from './adts.js'
+export * from './fmp4.js'
+export * from './writer.js'
