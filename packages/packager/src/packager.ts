@@ -26,6 +26,9 @@ export interface PublishedSegment {
   readonly hasAudio: boolean
   /** MPEG-TS bytes: PAT + PMT, then the segment's packets as they came. */
   readonly ts: Uint8Array
+  /** Bytes of PAT/PMT in front of the packets, and the stream offset the packets start at. */
+  readonly psiBytes: number
+  readonly tsStart: number
   /** CMAF media segment, when the CMAF writer is present. */
   cmaf?: Uint8Array | undefined
 }
@@ -178,6 +181,9 @@ export class PackagerCore {
     for (const s of this.#segmenter!.pushVideo({ ptsTicks: ev.ptsTicks, dtsTicks: ev.dtsTicks ?? ev.ptsTicks, data: ev.data, damaged: ev.damaged, tsOffset: ev.offset })) {
       out.push(this.#publish(s))
     }
+    // Bytes before this access unit's first packet surely belong to the open segment; bytes after
+    // it may already be the next segment's IDR, still being assembled.
+    this.#safeEnd = ev.offset
   }
 
   #audio(ev: TsEvent): void {
@@ -195,6 +201,7 @@ export class PackagerCore {
     const rate = this.#rate!
     const now = this.#o.now?.() ?? Date.now()
     const ts = this.#slice(s.tsStart, s.tsEnd)
+    const psiBytes = ts.length - Math.max(0, s.tsEnd - Math.max(s.tsStart, this.#rawStart))
     this.#lastCloseEnd = s.tsEnd
     let cmaf: Uint8Array | undefined
     if (this.#o.cmaf && this.#codec) {
@@ -217,6 +224,8 @@ export class PackagerCore {
       quality: segmentQualityOf(s.number, s.aggregate),
       hasAudio: s.audio.length > 0,
       ts,
+      psiBytes,
+      tsStart: s.tsStart,
       cmaf,
     }
   }
@@ -233,8 +242,8 @@ export class PackagerCore {
     }
   }
 
-  #slice(start: number, end: number): Uint8Array {
-    const psi = [this.#pat, this.#pmt].filter((p): p is Uint8Array => p !== undefined)
+  #slice(start: number, end: number, withPsi = true): Uint8Array {
+    const psi = withPsi ? [this.#pat, this.#pmt].filter((p): p is Uint8Array => p !== undefined) : []
     const from = Math.max(start, this.#rawStart)
     const size = Math.max(0, end - from)
     const out = new Uint8Array(psi.length * 188 + size)
@@ -268,6 +277,24 @@ export class PackagerCore {
     this.#rawStart = pos
   }
 
+  /**
+   * The segment being built, for low-latency serving: its number and its TS bytes from `from`
+   * (a stream offset; undefined = from its start, PAT/PMT first) to what has arrived so far.
+   */
+  openSegmentBytes(from?: number): { number: number; bytes: Uint8Array; next: number } | undefined {
+    const open = this.#segmenter?.open
+    if (!open) return undefined
+    const start = this.#lastCloseEnd
+    const end = Math.max(start, this.#safeEnd)
+    if (from === undefined) return { number: open.number, bytes: this.#slice(start, end), next: end }
+    return { number: open.number, bytes: this.#slice(Math.max(from, start), end, false), next: Math.max(from, end) }
+  }
+
+  /** Stream offset where the segment published last ended (the open one's start). */
+  get lastCloseEnd(): number {
+    return this.#lastCloseEnd
+  }
+
   #openStart(): number {
     // The open segment started at its first frame's TS offset; frames keep no offset, so keep
     // everything since the last close (the segmenter's segments are contiguous in the stream).
@@ -275,6 +302,7 @@ export class PackagerCore {
   }
 
   #lastCloseEnd = 0
+  #safeEnd = 0
 }
 
 /** One AAC frame out of an ADTS stream. */

@@ -64,6 +64,12 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
 
   if (o.outDir) restore(o.outDir)
 
+  /** Low-latency responses streaming the open segment: woken after every ingest push. */
+  const live = new Set<() => void>()
+  const wakeLive = () => {
+    for (const w of [...live]) w()
+  }
+
   function publish(s: PublishedSegment): void {
     for (const gone of store.add(s)) if (o.outDir) forget(o.outDir, gone.number)
     if (o.outDir) persist(o.outDir, s)
@@ -75,10 +81,12 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     try {
       for await (const chunk of ingest.chunks()) {
         for (const s of core.push(chunk)) publish(s)
+        if (live.size) wakeLive()
         if (o.inputRate === 'realtime' && ingest.kind === 'file') await pace()
       }
       for (const s of core.flush()) publish(s)
       ended = true
+      wakeLive()
     } catch (err) {
       log.error('input failed', { error: (err as Error).message })
     } finally {
@@ -124,10 +132,60 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     return { status: 200, headers: { 'Content-Type': format === 'ts' ? TYPES.ts : TYPES.m4s, 'Cache-Control': SEGMENT_CACHE, 'CMSD-Static': cmsd.static, 'CMSD-Dynamic': cmsd.dynamic }, body }
   }
 
+  /**
+   * Low latency: the segment being built, sent with chunked transfer as its bytes arrive. Its own
+   * scores are not known yet, so its CMSD carries the previous segment's (sn = n − 1).
+   */
+  function openSegmentReply(n: number, startMs: number): Reply {
+    const prev = store.before(n)
+    const cmsd = segmentCmsd({
+      segment: { durationMs: o.segmentSeconds * 1000, availableAtMs: now(), hasAudio: prev?.hasAudio ?? false, bytes: prev?.ts.length ?? 0 },
+      quality: prev?.quality,
+      format: CmsdStreamingFormat.HLS,
+      node: o.name,
+      responseDelayMs: performance.now() - startMs,
+    })
+    async function* chunks(): AsyncIterable<Uint8Array> {
+      let first = core.openSegmentBytes()
+      if (!first || first.number !== n) return
+      yield first.bytes
+      let next = first.next
+      const deadline = performance.now() + o.segmentSeconds * 3000
+      for (;;) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            live.delete(wake)
+            resolve()
+          }
+          live.add(wake)
+          setTimeout(wake, 1000)
+        })
+        const published = store.get(n)
+        if (published) {
+          // Closed: send what remains of it (its bytes past what was streamed, PAT/PMT excluded).
+          const offset = published.psiBytes + (next - published.tsStart)
+          if (offset < published.ts.length) yield published.ts.subarray(offset)
+          return
+        }
+        const more = core.openSegmentBytes(next)
+        if (!more || more.number !== n) return
+        if (more.bytes.length) yield more.bytes
+        next = more.next
+        if (performance.now() > deadline || inputEnded) return
+        first = undefined
+      }
+    }
+    return { status: 200, headers: { 'Content-Type': TYPES.ts, 'Cache-Control': 'no-cache', 'CMSD-Static': cmsd.static, 'CMSD-Dynamic': cmsd.dynamic }, stream: chunks() }
+  }
+
   const handler = (path: string): Reply => {
     const startMs = performance.now()
     let m: RegExpExecArray | null
-    if ((m = /^\/hls\/(\d{1,15})\.ts$/.exec(path))) return segmentReply(Number(m[1]), 'ts', startMs)
+    if ((m = /^\/hls\/(\d{1,15})\.ts$/.exec(path))) {
+      const n = Number(m[1])
+      if (o.lowLatency && !store.get(n) && core.openSegmentBytes()?.number === n) return openSegmentReply(n, startMs)
+      return segmentReply(n, 'ts', startMs)
+    }
     if ((m = /^\/cmaf\/(\d{1,15})\.m4s$/.exec(path))) return segmentReply(Number(m[1]), 'cmaf', startMs)
     if (path === '/cmaf/init.mp4') {
       const init = core.initSegment
