@@ -110,7 +110,7 @@ interface PendingFrame {
  */
 export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const b = loadBeamcoder()
-  b.logging('error')
+  b.logging('fatal') // decode errors are counted and logged by us, as JSON
   const log = options.logger ?? silentLogger
   const codec = options.codec
   const started = performance.now()

@@ -5,7 +5,7 @@ import { openInput } from './input.js'
 
 /** Read every access unit's MQA SEI from a media file (TS or MP4) and aggregate per segment. */
 export async function inspectFile(path: string, options: { segmentSeconds: number; fps?: FrameRate | undefined }): Promise<InspectSummary & { rate: FrameRate }> {
-  loadBeamcoder().logging('error')
+  loadBeamcoder().logging('fatal')
   const input = await openInput(path, { fps: options.fps })
   const codecName = input.demuxer.streams[input.videoIndex]!.codecpar.name
   const codec = codecName === 'hevc' ? VideoCodec.H265 : VideoCodec.H264
