@@ -94,6 +94,9 @@ export class PackagerCore {
     this.#rate = options.rate
   }
 
+  /** The video track as the CMAF writer described it (codecs string, size), once known. */
+  videoTrack: { codecs: string; width: number; height: number } | undefined
+
   get initSegment(): Uint8Array | undefined {
     return this.#init
   }

@@ -1,9 +1,10 @@
 import { parseFrameRate } from '@mqa/common'
 import { inspectFile } from '@mqa/encoder'
-import { helpText, parseFlags, UsageError, type FlagTable } from '../flags.js'
+import { inspectPlaylistUrl } from '@mqa/packager'
+import { helpText, parseFlags, type FlagTable } from '../flags.js'
 
 export const inspectFlags = {
-  target: { names: ['file'], positional: true, type: 'string', required: true, description: 'a .ts/.mp4 file to read the MQA SEI of' },
+  target: { names: ['file|url'], positional: true, type: 'string', required: true, description: 'a .ts/.mp4 file (its SEI), or an HLS playlist URL (the CMSD of every segment)' },
   json: { names: ['--json'], type: 'boolean', description: 'print JSON instead of tables' },
   summary: { names: ['--summary'], type: 'boolean', description: 'only the GOP and segment tables, not every frame' },
   segmentSeconds: { names: ['--segment-seconds'], type: 'number', default: 2, min: 0.04, description: 'segment length for the per-segment aggregates' },
@@ -18,7 +19,7 @@ export async function runInspect(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${helpText('inspect', 'per-frame SEI records and per-GOP/segment aggregates of a file', inspectFlags)}\n`)
     return 0
   }
-  if (/^https?:\/\//.test(f.target!)) throw new UsageError('mqa inspect: playlist URLs are read by the packager release; give a .ts or .mp4 file')
+  if (/^https?:\/\//.test(f.target!)) return inspectUrl(f.target!, f.json ?? false)
   const result = await inspectFile(f.target!, { segmentSeconds: f.segmentSeconds ?? 2, fps: f.fps ? parseFrameRate(f.fps) : undefined })
   if (f.json) {
     process.stdout.write(`${JSON.stringify({ frames: result.frames, gopSummaries: result.gopSummaries, segments: result.segments, withoutRecord: result.withoutRecord }, replacer)}\n`)
@@ -47,4 +48,22 @@ export async function runInspect(argv: readonly string[]): Promise<number> {
 function replacer(_key: string, value: unknown): unknown {
   if (value instanceof Map) return Object.fromEntries(value)
   return value
+}
+
+async function inspectUrl(url: string, json: boolean): Promise<number> {
+  const r = await inspectPlaylistUrl(url)
+  if (json) {
+    process.stdout.write(`${JSON.stringify(r, replacer)}\n`)
+    return 0
+  }
+  const out = ['  segment                  status  sn        mqa  min  psnr     ssim     err  node      chain']
+  for (const s of r.segments) {
+    const q = s.cmsdStatic?.quality
+    const hops = s.cmsdDynamic?.map((d) => d.node + (d.mqaSource ? `(${d.mqaSource})` : '')).join(' > ') ?? '-'
+    out.push(
+      `  ${s.uri.padEnd(24)} ${String(s.status).padStart(6)}  ${String(q?.segmentNumber ?? '-').padEnd(8)} ${String(q?.video?.score ?? '-').padStart(4)}  ${String(q?.video?.min ?? '-').padStart(3)}  ${num(q?.psnrDb, 3).padStart(7)}  ${num(q?.ssimPercent, 3).padStart(7)}  ${String(q?.errors ?? '-').padStart(3)}  ${(s.cmsdStatic?.node ?? '-').padEnd(8)}  ${hops}${s.error ? `  ERROR ${s.error}` : ''}`,
+    )
+  }
+  process.stdout.write(`${out.join('\n')}\n`)
+  return 0
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { type FrameRate, type Logger, CmsdStreamingFormat, ErrorWindow, silentLogger } from '@mqa/common'
 import { segmentCmsd } from '../cmsd-headers.js'
 import { type CmafWriter, PackagerCore, type PublishedSegment } from '../packager.js'
-import { type PlaylistInputs, renderPlaylist } from '../playlists.js'
+import { type PlaylistInputs, nextDiscontinuitySequence, renderPlaylist } from '../playlists.js'
 import { SegmentStore } from '../store.js'
 import { type HttpCounters, type Reply, startHttp } from './http.js'
 import { openIngest } from './ingest.js'
@@ -70,8 +70,17 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     for (const w of [...live]) w()
   }
 
+  let discontinuitySequence = 0
+  let dashAnchor: PlaylistInputs['dashAnchor']
+
   function publish(s: PublishedSegment): void {
-    for (const gone of store.add(s)) if (o.outDir) forget(o.outDir, gone.number)
+    const rate = core.rate
+    if (!dashAnchor && s.cmaf && rate && !s.discontinuity && s.firstFrameIndex % Math.round((o.segmentSeconds * rate.num) / rate.den) === 0) {
+      dashAnchor = { number: s.number, startPtsTicks: s.startPtsTicks, availableAtMs: s.availableAtMs }
+    }
+    const gone = store.add(s)
+    discontinuitySequence = nextDiscontinuitySequence(discontinuitySequence, gone)
+    for (const g of gone) if (o.outDir) forget(o.outDir, g.number)
     if (o.outDir) persist(o.outDir, s)
     log.info('segment published', { sn: s.number, frames: s.frames, durationMs: s.durationMs, mqa: s.quality.video?.score, min: s.quality.video?.min, errors: s.quality.errors, discontinuity: s.discontinuity })
   }
@@ -115,7 +124,19 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     const rate = core.rate
     const segments = store.list()
     if (!rate || segments.length === 0) return undefined
-    return { segments, rate, segmentSeconds: o.segmentSeconds, window: o.window, ended: ended && !o.lowLatency, codec: core.codec ?? 'h264', hasInit: core.initSegment !== undefined }
+    return {
+      segments,
+      rate,
+      segmentSeconds: o.segmentSeconds,
+      window: o.window,
+      ended: ended && !o.lowLatency,
+      codec: core.codec ?? 'h264',
+      hasInit: core.initSegment !== undefined,
+      discontinuitySequence,
+      video: core.videoTrack,
+      dashAnchor,
+      nowMs: now(),
+    }
   }
 
   function segmentReply(n: number, format: 'ts' | 'cmaf', startMs: number): Reply {
@@ -196,7 +217,9 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       if (!inputs) return notYet()
       const kind = path === '/hls/index.m3u8' ? 'hls-ts' : path === '/hls/cmaf.m3u8' ? 'hls-cmaf' : 'dash'
       if (kind !== 'hls-ts' && !inputs.hasInit) return notYet()
-      return { status: 200, headers: { 'Content-Type': kind === 'dash' ? TYPES.mpd : TYPES.m3u8, 'Cache-Control': PLAYLIST_CACHE }, body: renderPlaylist(kind, inputs, { timeUrl: '/api/time' }) }
+      const body = renderPlaylist(kind, inputs, { timeUrl: '/api/time' })
+      if (body === undefined) return notYet()
+      return { status: 200, headers: { 'Content-Type': kind === 'dash' ? TYPES.mpd : TYPES.m3u8, 'Cache-Control': PLAYLIST_CACHE }, body }
     }
     if (path === '/api/time') return { status: 200, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }, body: new Date(now()).toISOString() }
     if (path === '/api/status') return { status: 200, headers: { 'Content-Type': TYPES.json, 'Cache-Control': 'no-store' }, body: JSON.stringify(status(), null, 1) }

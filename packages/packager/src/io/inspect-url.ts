@@ -1,0 +1,51 @@
+import HLS from 'hls-parser'
+import { type CmsdDynamicEntry, type CmsdStatic, decodeCmsdDynamic, decodeCmsdStatic } from '@mqa/common'
+
+export interface InspectedSegment {
+  readonly uri: string
+  readonly status: number
+  readonly cmsdStatic?: CmsdStatic | undefined
+  readonly cmsdDynamic?: CmsdDynamicEntry[] | undefined
+  readonly error?: string | undefined
+}
+
+/** `mqa inspect <playlist URL>`: the decoded CMSD of every segment of an HLS media playlist (HEAD requests). */
+export async function inspectPlaylistUrl(url: string, options: { timeoutMs?: number } = {}): Promise<{ mediaSequence: number; segments: InspectedSegment[] }> {
+  const timeout = options.timeoutMs ?? 5000
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeout) })
+  if (!res.ok) throw new InspectError(`GET ${url} answered ${res.status}`)
+  let playlist: HLS.types.Playlist
+  try {
+    playlist = HLS.parse(await res.text())
+  } catch (err) {
+    throw new InspectError(`${url} is not an HLS playlist: ${(err as Error).message}`)
+  }
+  if (playlist.isMasterPlaylist) throw new InspectError(`${url} is a multivariant playlist: give a media playlist`)
+  const media = playlist as HLS.types.MediaPlaylist
+  const segments: InspectedSegment[] = []
+  for (const seg of media.segments) {
+    const segUrl = new URL(seg.uri, url).href
+    try {
+      const r = await fetch(segUrl, { method: 'HEAD', signal: AbortSignal.timeout(timeout) })
+      const s = r.headers.get('cmsd-static')
+      const d = r.headers.get('cmsd-dynamic')
+      let error: string | undefined
+      let cmsdStatic: CmsdStatic | undefined
+      let cmsdDynamic: CmsdDynamicEntry[] | undefined
+      try {
+        cmsdStatic = s ? decodeCmsdStatic(s) : undefined
+        cmsdDynamic = d ? decodeCmsdDynamic(d) : undefined
+      } catch (err) {
+        error = (err as Error).message
+      }
+      segments.push({ uri: seg.uri, status: r.status, cmsdStatic, cmsdDynamic, error })
+    } catch (err) {
+      segments.push({ uri: seg.uri, status: 0, error: (err as Error).message })
+    }
+  }
+  return { mediaSequence: media.mediaSequenceBase ?? 0, segments }
+}
+
+export class InspectError extends Error {
+  readonly code = 'ERR_INSPECT'
+}

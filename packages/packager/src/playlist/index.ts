@@ -1,0 +1,2 @@
+export * from './hls.js'
+export * from './dash.js'
