@@ -37,7 +37,6 @@ export async function runPackage(argv: readonly string[]): Promise<number> {
     throw new UsageError(`mqa package: --fps must be a frame rate like 25 or 30000/1001, got ${JSON.stringify(f.fps)}`)
   }
   const logger = jsonLogger().child({ component: 'packager', node: f.name })
-  const { cmafWriter } = await import('@mqa/packager').then((m) => ({ cmafWriter: (m as { defaultCmafWriter?: () => unknown }).defaultCmafWriter }))
   const handle = await startPackager({
     input: f.input!,
     host: listen.host,
@@ -49,7 +48,6 @@ export async function runPackage(argv: readonly string[]): Promise<number> {
     lowLatency: f.lowLatency ?? false,
     inputRate: (f.inputRate ?? 'realtime') as 'realtime' | 'max',
     rate,
-    cmaf: cmafWriter ? (cmafWriter() as never) : undefined,
     logger,
   })
   logger.info('serving', { url: handle.url, hls: `${handle.url}/hls/index.m3u8`, dash: `${handle.url}/dash/manifest.mpd` })

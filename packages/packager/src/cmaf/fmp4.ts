@@ -322,8 +322,8 @@ interface TrackSlice {
   readonly samples: readonly TimedSample[]
 }
 
-/** moof + mdat for the slices (each non-empty), one traf per track, data in track order. */
-function serializeFragment(sequenceNumber: number, slices: readonly TrackSlice[]): Uint8Array {
+/** [prefix +] moof + mdat for the slices (each non-empty), one traf per track, data in track order; sample bytes are copied once. */
+function serializeFragment(sequenceNumber: number, slices: readonly TrackSlice[], prefix?: Uint8Array): Uint8Array {
   if (!Number.isInteger(sequenceNumber) || sequenceNumber < 0 || sequenceNumber > 0xffff_ffff) {
     throw new MqaError(ErrorCode.VALUE_RANGE, `sequence number ${sequenceNumber} is not a 32-bit unsigned integer`)
   }
@@ -347,11 +347,27 @@ function serializeFragment(sequenceNumber: number, slices: readonly TrackSlice[]
     offsets.push(offset)
     for (const sample of s.samples) offset += sample.data.length
   }
-  const mdat = box('mdat', ...slices.flatMap((s) => s.samples.map((x) => x.data)))
-  return concatBytes([moofFor(offsets), mdat])
+  const mdatSize = offset - moofSize
+  if (mdatSize > 0xffff_ffff) throw new MqaError(ErrorCode.VALUE_RANGE, `mdat of ${mdatSize} bytes needs a 64-bit size, which this writer does not produce`)
+  const moof = moofFor(offsets)
+  const head = prefix?.length ?? 0
+  const out = new Uint8Array(head + moofSize + mdatSize)
+  if (prefix) out.set(prefix)
+  out.set(moof, head)
+  let p = head + moofSize
+  new DataView(out.buffer).setUint32(p, mdatSize)
+  out.set(fourcc('mdat'), p + 4)
+  p += 8
+  for (const s of slices) {
+    for (const sample of s.samples) {
+      out.set(sample.data, p)
+      p += sample.data.length
+    }
+  }
+  return out
 }
 
-function slicesOf(input: FragmentInput): { slices: TrackSlice[]; timed: TimedSample[][] } {
+function slicesOf(input: FragmentInput): { slices: TrackSlice[] } {
   const ids = new Set<number>()
   const timed = input.tracks.map((t) => {
     if (ids.has(t.trackId)) throw new MqaError(ErrorCode.VALUE_RANGE, `track ${t.trackId} appears twice in one fragment`)
@@ -359,7 +375,7 @@ function slicesOf(input: FragmentInput): { slices: TrackSlice[]; timed: TimedSam
     return timeTrack(t)
   })
   const slices = input.tracks.map((t, i) => ({ trackId: t.trackId, video: t.codec !== 'aac', samples: timed[i]! }))
-  return { slices, timed }
+  return { slices }
 }
 
 /**
@@ -368,9 +384,13 @@ function slicesOf(input: FragmentInput): { slices: TrackSlice[]; timed: TimedSam
  * next sequence number and its own baseMediaDecodeTime.
  */
 export function buildChunk(input: FragmentInput): Uint8Array {
+  return chunkWithPrefix(input, undefined)
+}
+
+function chunkWithPrefix(input: FragmentInput, prefix: Uint8Array | undefined): Uint8Array {
   const slices = slicesOf(input).slices.filter((s) => s.samples.length > 0)
   if (slices.length === 0) throw new MqaError(ErrorCode.VALUE_RANGE, 'a chunk needs at least one sample')
-  return serializeFragment(input.sequenceNumber, slices)
+  return serializeFragment(input.sequenceNumber, slices, prefix)
 }
 
 export interface StypOptions {
@@ -386,7 +406,7 @@ export function buildStyp(options: StypOptions = {}): Uint8Array {
 
 /** A media segment in one piece: styp + moof + mdat. */
 export function buildMediaSegment(input: FragmentInput): Uint8Array {
-  return concatBytes([buildStyp(), buildChunk(input)])
+  return chunkWithPrefix(input, buildStyp())
 }
 
 export interface ChunkedSegmentInput extends FragmentInput {
@@ -410,8 +430,7 @@ export function buildChunkedSegment(input: ChunkedSegmentInput): Uint8Array[] {
   for (let k = 0; k <= last; k++) {
     const parts = slices.map((s) => ({ ...s, samples: s.samples.filter((x) => chunkOf(x) === k) })).filter((s) => s.samples.length > 0)
     if (parts.length === 0) continue
-    const chunk = serializeFragment(input.sequenceNumber + out.length, parts)
-    out.push(out.length === 0 ? concatBytes([buildStyp({ chunked: true }), chunk]) : chunk)
+    out.push(serializeFragment(input.sequenceNumber + out.length, parts, out.length === 0 ? buildStyp({ chunked: true }) : undefined))
   }
   return out
 }

@@ -1,13 +1,14 @@
-import { type FrameRate, MqaError, ErrorCode, type NalUnit, type VideoCodec } from '@mqa/common'
+import { ErrorCode, type FrameRate, MqaError, type NalUnit, type VideoCodec } from '@mqa/common'
 import { type MediaSample, type TrackInfo } from '../media.js'
 import { audioTrackInfoFrom, findParameterSets, type AacConfig, videoTrackInfoFrom } from './codec-config.js'
 import {
   type CmafOptions,
+  type FragmentInput,
   type FragmentTrack,
   ParameterSetCarriage,
   buildChunk,
   buildInitSegment,
-  buildStyp,
+  buildMediaSegment,
   fragmentTrackFor,
   ticksToTimescale,
 } from './fmp4.js'
@@ -49,23 +50,26 @@ export class CmafMuxer {
 
   /** A whole media segment (styp + moof + mdat); `samples[i]` are track i's samples in decode order. */
   segment(samples: readonly (readonly MediaSample[])[]): Uint8Array {
-    const chunk = this.chunk(samples)
-    const styp = buildStyp()
-    const out = new Uint8Array(styp.length + chunk.length)
-    out.set(styp)
-    out.set(chunk, styp.length)
-    return out
+    return this.#fragment(samples, buildMediaSegment)
   }
 
-  /** One CMAF chunk (moof + mdat); put `buildStyp({ chunked: true })` before a segment's first one. */
+  /**
+   * One CMAF chunk (moof + mdat) of the samples given; a segment sent in chunks starts with
+   * `buildStyp({ chunked: true })`, then its chunks in order.
+   */
   chunk(samples: readonly (readonly MediaSample[])[]): Uint8Array {
+    return this.#fragment(samples, buildChunk)
+  }
+
+  #fragment(samples: readonly (readonly MediaSample[])[], build: (input: FragmentInput) => Uint8Array): Uint8Array {
     if (samples.length !== this.tracks.length) throw new MqaError(ErrorCode.VALUE_RANGE, `${this.tracks.length} tracks but samples for ${samples.length}`)
     const tracks: FragmentTrack[] = this.#fragmentTracks.map((t, i) => {
       const list = samples[i]!
       const base = this.#baseFor(i, list)
       return { ...t, samples: list, baseMediaDecodeTime: base }
     })
-    const bytes = buildChunk({ sequenceNumber: ++this.#sequenceNumber, tracks })
+    const bytes = build({ sequenceNumber: this.#sequenceNumber + 1, tracks })
+    this.#sequenceNumber++
     tracks.forEach((t, i) => {
       if (t.samples.length === 0) return
       const duration = t.sampleDuration

@@ -3,6 +3,7 @@ import { type Server } from 'node:http'
 import { join } from 'node:path'
 import { type FrameRate, type Logger, CmsdStreamingFormat, ErrorWindow, silentLogger } from '@mqa/common'
 import { segmentCmsd } from '../cmsd-headers.js'
+import { createCmafWriter } from '../cmaf/writer.js'
 import { type CmafWriter, PackagerCore, type PublishedSegment } from '../packager.js'
 import { type PlaylistInputs, nextDiscontinuitySequence, renderPlaylist } from '../playlists.js'
 import { SegmentStore } from '../store.js'
@@ -53,7 +54,19 @@ const PLAYLIST_CACHE = 'no-cache, max-age=0'
 export async function startPackager(o: PackageOptions): Promise<PackagerHandle> {
   const log = o.logger ?? silentLogger
   const now = o.now ?? Date.now
-  const core = new PackagerCore({ segmentSeconds: o.segmentSeconds, rate: o.rate, cmaf: o.cmaf, now })
+  // CMAF carries the video only: dash.js refuses multiplexed representations, and one set of
+  // CMAF segments serves both DASH and HLS-fMP4 (audio stays in the HLS MPEG-TS rendition).
+  const writer = createCmafWriter()
+  const cmaf: CmafWriter = o.cmaf ?? {
+    init: (segment, codec, rate) => {
+      const init = writer.init(segment, codec, rate, undefined)
+      const video = writer.tracks?.find((t) => t.kind === 'video')
+      if (video && video.kind === 'video') core.videoTrack = { codecs: video.codecsString, width: video.width, height: video.height }
+      return init
+    },
+    segment: (segment, sequence) => writer.segment(segment, sequence),
+  }
+  const core = new PackagerCore({ segmentSeconds: o.segmentSeconds, rate: o.rate, cmaf, now })
   const store = new SegmentStore(o.window)
   const counters: HttpCounters = { requests: 0, byStatus: {}, rejected: 0 }
   const errors = new ErrorWindow(10_000)
