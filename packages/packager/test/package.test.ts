@@ -131,7 +131,7 @@ describe('mqa package', () => {
   })
 
   it('refuses unknown and traversal paths, odd methods, oversized and slow requests, and keeps serving', async () => {
-    for (const p of ['/nope', '/hls/../package.json', '/hls/%2e%2e/x', '/hls/12.ts.bak', '/hls/99999999.ts', '/cmaf/1.m4s']) {
+    for (const p of ['/nope', '/hls/../package.json', '/hls/%2e%2e/x', '/hls/12.ts.bak', '/hls/99999999.ts', '/cmaf/99999999.m4s', '/cmaf/init.mp4x']) {
       const r = await get(p)
       expect(r.status, p).toBe(404)
     }
