@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -94,6 +94,23 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     expect(Math.abs(frames[0]!.frameIndex - nowIndex)).toBeLessThan(25 * 60)
     expect(summary.inputErrors).toBeGreaterThan(0)
     expect(frames.some((f) => (f.errors ?? 0) > 0)).toBe(true)
+  }, 30_000)
+})
+
+describe('SRT input', () => {
+  it('encodes a stream an SRT caller sends to our listener (FFmpeg libsrt)', async () => {
+    const dir = workDir('srt')
+    const port = nextPort++
+    const out = join(dir, 'out.ts')
+    const encoding = encode({ input: `srt://127.0.0.1:${port}?mode=listener`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, maxFrames: 50 })
+    await sleep(500)
+    const sender = spawn(ffmpeg, ['-v', 'error', '-re', '-i', fixture('h264-320x180.ts'), '-c', 'copy', '-f', 'mpegts', `srt://127.0.0.1:${port}?mode=caller`])
+    const summary = await encoding
+    sender.kill()
+    // The listener may join a frame late; what it encodes is all measured.
+    expect(summary.frames).toBeGreaterThanOrEqual(45)
+    expect(summary.measured).toBe(summary.frames)
+    expect(ffmpegDecodeErrors(out)).toBe('')
   }, 30_000)
 })
 
