@@ -107,9 +107,11 @@ describe('SRT input', () => {
     const sender = spawn(ffmpeg, ['-v', 'error', '-re', '-i', fixture('h264-320x180.ts'), '-c', 'copy', '-f', 'mpegts', `srt://127.0.0.1:${port}?mode=caller`])
     const summary = await encoding
     sender.kill()
-    // The listener may join a frame late; what it encodes is all measured.
+    // A live input does not wait for the pool: a frame that finds it full leaves unmeasured and
+    // is counted as overload (never a made-up score). SRT delivers in bursts.
     expect(summary.frames).toBeGreaterThanOrEqual(45)
-    expect(summary.measured).toBe(summary.frames)
+    expect(summary.measured).toBeGreaterThanOrEqual(summary.frames - 5)
+    expect(summary.unmeasured).toBe(summary.overload)
     expect(ffmpegDecodeErrors(out)).toBe('')
   }, 30_000)
 })

@@ -15,7 +15,7 @@ export class MetricsPool {
   #waiters: (() => void)[] = []
 
   constructor(options: { workers: number; maxQueue?: number }) {
-    this.#maxQueue = options.maxQueue ?? options.workers * 4
+    this.#maxQueue = options.maxQueue ?? Math.max(8, options.workers * 4)
     this.#pool = new Piscina({
       filename: workerFile(),
       minThreads: options.workers,
