@@ -9,6 +9,7 @@ import {
   parseFrameRate,
   segmentQualityOf,
 } from '@mqa/common'
+import { splitAdts } from './cmaf/adts.js'
 import { type ClosedSegment, Segmenter } from './segmenter.js'
 
 /** A segment as published: its bytes per format and what its responses say about it. */
@@ -191,13 +192,13 @@ export class PackagerCore {
 
   #audio(ev: TsEvent): void {
     if (ev.kind !== 'pes' || ev.codec !== 'aac' || ev.ptsTicks === undefined || !this.#segmenter) return
-    let pts = ev.ptsTicks
-    for (const frame of splitAdts(ev.data)) {
+    // Frame k of a PES starts k·1024 samples after its PTS: computed from k, so rounding to
+    // 90 kHz never accumulates.
+    splitAdts(ev.data).forEach((frame, k) => {
       this.#audioConfig ??= { sampleRate: frame.sampleRate, channels: frame.channels, audioObjectType: frame.audioObjectType }
-      const durationTicks = Math.round((1024 * 90000) / frame.sampleRate)
-      this.#segmenter.pushAudio({ ptsTicks: pts, durationTicks, data: frame.payload })
-      pts += durationTicks
-    }
+      const at = (n: number) => Math.round((n * 1024 * 90000) / frame.sampleRate)
+      this.#segmenter!.pushAudio({ ptsTicks: ev.ptsTicks! + at(k), durationTicks: at(k + 1) - at(k), data: frame.payload })
+    })
   }
 
   #publish(s: ClosedSegment): PublishedSegment {
@@ -306,33 +307,4 @@ export class PackagerCore {
 
   #lastCloseEnd = 0
   #safeEnd = 0
-}
-
-/** One AAC frame out of an ADTS stream. */
-export interface AdtsFrame {
-  readonly payload: Uint8Array
-  readonly sampleRate: number
-  readonly channels: number
-  readonly audioObjectType: number
-}
-
-const ADTS_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
-
-/** Split ADTS frames (ISO/IEC 13818-7); stops at the first bytes that are not a frame. */
-export function splitAdts(data: Uint8Array): AdtsFrame[] {
-  const out: AdtsFrame[] = []
-  let pos = 0
-  while (pos + 7 <= data.length) {
-    if (data[pos] !== 0xff || (data[pos + 1]! & 0xf6) !== 0xf0) break
-    const protectionAbsent = data[pos + 1]! & 1
-    const profile = (data[pos + 2]! >> 6) & 3
-    const rateIndex = (data[pos + 2]! >> 2) & 0xf
-    const channels = ((data[pos + 2]! & 1) << 2) | (data[pos + 3]! >> 6)
-    const length = ((data[pos + 3]! & 3) << 11) | (data[pos + 4]! << 3) | (data[pos + 5]! >> 5)
-    const header = protectionAbsent ? 7 : 9
-    if (length < header || pos + length > data.length) break
-    out.push({ payload: data.subarray(pos + header, pos + length), sampleRate: ADTS_RATES[rateIndex] ?? 48000, channels, audioObjectType: profile + 1 })
-    pos += length
-  }
-  return out
 }
