@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -58,8 +59,27 @@ describe('mqa command line', () => {
     expect(parsed.frames.every((f) => typeof f.record?.mqa === 'number')).toBe(true)
   })
 
+  it('inspect <playlist URL> decodes the CMSD of every segment', async () => {
+    const { startPackager } = await import('@mqa/packager')
+    const pkg = await startPackager({ input: fixture('h264-320x180.ts'), host: '127.0.0.1', port: 0, name: 'pkg-cli', segmentSeconds: 1, window: 10, inputRate: 'max' })
+    await pkg.inputDone
+    try {
+      // Asynchronously: the packager answering it lives in this process.
+      const r = await promisify(execFile)('node', [main, 'inspect', `${pkg.url}/hls/index.m3u8`, '--json'], { encoding: 'utf8', timeout: 30_000 })
+      const out = JSON.parse(r.stdout) as { segments: { uri: string; status: number; cmsdStatic?: { node: string; quality?: { segmentNumber: number } } }[] }
+      expect(out.segments.length).toBeGreaterThan(0)
+      for (const s of out.segments) {
+        expect(s.status).toBe(200)
+        expect(s.cmsdStatic?.node).toBe('pkg-cli')
+        expect(s.cmsdStatic?.quality?.segmentNumber).toBe(Number(s.uri.replace('.ts', '')))
+      }
+    } finally {
+      await pkg.close()
+    }
+  })
+
   it('prints help for every command', () => {
-    for (const c of ['encode', 'source', 'impair', 'inspect', 'demo']) {
+    for (const c of ['encode', 'source', 'impair', 'inspect', 'package', 'demo']) {
       const r = mqa([c, '--help'])
       expect(r.status).toBe(0)
       expect(r.stdout).toMatch(new RegExp(`^mqa ${c}: `))

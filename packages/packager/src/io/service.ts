@@ -75,7 +75,11 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   let startedMs: number | undefined
   let firstPts: number | undefined
 
+  let restoredInit: Uint8Array | undefined
+  let restoredVideo: PlaylistInputs['video']
+  let restoredRate: FrameRate | undefined
   if (o.outDir) restore(o.outDir)
+  const initSegment = () => core.initSegment ?? restoredInit
 
   /** Low-latency responses streaming the open segment: woken after every ingest push. */
   const live = new Set<() => void>()
@@ -134,7 +138,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   }
 
   function playlistInputs(): PlaylistInputs | undefined {
-    const rate = core.rate
+    const rate = core.rate ?? restoredRate
     const segments = store.list()
     if (!rate || segments.length === 0) return undefined
     return {
@@ -144,9 +148,9 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       window: o.window,
       ended: ended && !o.lowLatency,
       codec: core.codec ?? 'h264',
-      hasInit: core.initSegment !== undefined,
+      hasInit: initSegment() !== undefined,
       discontinuitySequence,
-      video: core.videoTrack,
+      video: core.videoTrack ?? restoredVideo,
       dashAnchor,
       nowMs: now(),
     }
@@ -222,7 +226,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     }
     if ((m = /^\/cmaf\/(\d{1,15})\.m4s$/.exec(path))) return segmentReply(Number(m[1]), 'cmaf', startMs)
     if (path === '/cmaf/init.mp4') {
-      const init = core.initSegment
+      const init = initSegment()
       return init ? { status: 200, headers: { 'Content-Type': TYPES.mp4, 'Cache-Control': 'no-cache' }, body: init } : notYet()
     }
     if (path === '/hls/index.m3u8' || path === '/hls/cmaf.m3u8' || path === '/dash/manifest.mpd') {
@@ -297,10 +301,14 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
         writeFileSync(join(dir, `${name}.tmp`), data)
         renameSync(join(dir, `${name}.tmp`), join(dir, name))
       }
+      if (core.rate && !existsSync(join(dir, 'stream.json'))) write('stream.json', JSON.stringify({ rate: core.rate, codec: core.codec }))
       write(`${s.number}.ts`, s.ts)
       if (s.cmaf) write(`${s.number}.m4s`, s.cmaf)
       const init = core.initSegment
-      if (init && !existsSync(join(dir, 'init.mp4'))) write('init.mp4', init)
+      if (init && core.videoTrack && !existsSync(join(dir, 'init.json'))) {
+        write('init.mp4', init)
+        write('init.json', JSON.stringify(core.videoTrack))
+      }
       const { ts: _ts, cmaf: _cmaf, ...meta } = s
       write(`${s.number}.json`, JSON.stringify(meta))
     } catch (err) {
@@ -341,6 +349,17 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       } catch (err) {
         log.warn('cannot restore a segment from --out-dir', { sn: n, error: (err as Error).message })
       }
+    }
+    try {
+      restoredRate = (JSON.parse(readFileSync(join(dir, 'stream.json'), 'utf8')) as { rate: FrameRate }).rate
+    } catch {
+      // nothing published there yet
+    }
+    try {
+      restoredInit = new Uint8Array(readFileSync(join(dir, 'init.mp4')))
+      restoredVideo = JSON.parse(readFileSync(join(dir, 'init.json'), 'utf8')) as PlaylistInputs['video']
+    } catch {
+      // no CMAF yet: the next segments make it
     }
     if (numbers.length) log.info('restored segments from --out-dir', { count: numbers.length, first: numbers[0], last: numbers.at(-1) })
   }
