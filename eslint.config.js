@@ -28,11 +28,15 @@ export default tseslint.config(
   },
   {
     files: ['packages/encoder/src/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['@mqa/packager', '@mqa/origin', '@mqa/cli'] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@mqa/packager', '@mqa/origin', '@mqa/cli', '@mqa/http'] }] },
   },
   {
     files: ['packages/packager/src/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['@mqa/encoder', '@mqa/origin', '@mqa/cli', 'beamcoder'] }] },
+  },
+  {
+    files: ['packages/http/src/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@mqa/encoder', '@mqa/packager', '@mqa/origin', '@mqa/cli', 'beamcoder'] }] },
   },
   {
     files: ['packages/origin/src/**/*.ts'],

@@ -11,6 +11,7 @@ export default defineConfig({
       '@mqa/encoder': src('encoder'),
       '@mqa/packager': src('packager'),
       '@mqa/origin': src('origin'),
+      '@mqa/http': src('http'),
     },
   },
   test: {

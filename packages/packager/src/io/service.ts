@@ -7,7 +7,7 @@ import { createCmafWriter } from '../cmaf/writer.js'
 import { type CmafWriter, PackagerCore, type PublishedSegment } from '../packager.js'
 import { type PlaylistInputs, nextDiscontinuitySequence, renderPlaylist } from '../playlists.js'
 import { SegmentStore } from '../store.js'
-import { type HttpCounters, type Reply, startHttp } from './http.js'
+import { type HttpCounters, type Reply, startHttp } from '@mqa/http'
 import { openIngest } from './ingest.js'
 
 export interface PackageOptions {
