@@ -1,8 +1,9 @@
 /**
  * The A/B decision, per segment number (pure): serve the preferred chain; switch to the other when
  * its MQA-VIDEO is better by at least `margin` for `confirm` segments in a row, or at once when the
- * served chain fails; go back to the preferred chain only after it has been good for
- * `switchBackAfter` segments in a row. A missing score is unknown, never zero: it neither triggers
+ * served chain fails; go back to the preferred chain only after it has been good (known, and not
+ * worse than the served chain by the margin) for `switchBackAfter` segments in a row: the segment
+ * after those is the first served from it again. A missing score is unknown, never zero: it neither triggers
  * a switch nor counts as good.
  */
 export const Chain = { A: 'a', B: 'b' } as const
@@ -28,6 +29,8 @@ export interface ChainView {
   readonly available: boolean
   /** Its CMSD `org.svta.mqa-video` for this segment number (matched by `sn`), when known. */
   readonly score?: number | undefined
+  /** Frames the score covers (`nf`). */
+  readonly frames?: number | undefined
 }
 
 export const DecisionReason = {
@@ -85,6 +88,7 @@ export class Selector {
     const cur = this.#serving
     const alt = other(cur)
     const score = (c: Chain) => (views[c].available ? views[c].score : undefined)
+    const first = this.#decided.size === 0
     let reason: DecisionReason = this.#decided.size === 0 ? DecisionReason.START : DecisionReason.STAY
 
     if (!views[cur].available && views[alt].available) {
@@ -92,6 +96,9 @@ export class Selector {
       reason = DecisionReason.FAILOVER
     } else if (!views[cur].available && !views[alt].available) {
       reason = DecisionReason.BOTH_DOWN
+    } else if (first) {
+      // The first segment seen is usually a partial one (the chains joined mid-segment at different
+      // frames): its means are over different frames, so it starts on the preferred chain.
     } else if (cur === o.preferred) {
       const s = score(cur)
       const t = score(alt)
@@ -106,7 +113,8 @@ export class Selector {
       const s = score(cur)
       const good = p !== undefined && (s === undefined || p >= s - o.margin)
       this.#goodRun = good ? this.#goodRun + 1 : 0
-      if (this.#goodRun >= o.switchBackAfter) {
+      // Good for N segments in a row (served from the other chain): the next one comes from it.
+      if (this.#goodRun > o.switchBackAfter) {
         this.#switch(o.preferred)
         reason = DecisionReason.SWITCH_BACK
       }

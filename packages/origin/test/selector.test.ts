@@ -20,29 +20,35 @@ describe('A/B selector', () => {
     const s = new Selector({ margin: 5, confirm: 1, switchBackAfter: 5 })
     const loss: [ChainView, ChainView][] = [[up(60), up(90)], [up(55), up(90)], [up(62), up(91)]]
     const after: [ChainView, ChainView][] = Array.from({ length: 6 }, () => [up(90), up(90)] as [ChainView, ChainView])
-    expect(run(s, 0, [[up(90), up(90)], ...loss, ...after])).toBe('a' + 'bbb' + 'bbbb' + 'a' + 'a')
+    expect(run(s, 0, [[up(90), up(90)], ...loss, ...after])).toBe('a' + 'bbb' + 'bbbbb' + 'a')
     expect(s.decided(1)!.reason).toBe('better')
-    expect(s.decided(8)!.reason).toBe('switch-back')
+    expect(s.decided(9)!.reason).toBe('switch-back')
   })
 
   it('needs `confirm` segments in a row before switching on quality', () => {
     const s = new Selector({ confirm: 2 })
-    expect(run(s, 0, [[up(60), up(90)], [up(90), up(90)], [up(60), up(90)], [up(60), up(90)]])).toBe('aaab')
+    expect(run(s, 0, [[up(90), up(90)], [up(60), up(90)], [up(90), up(90)], [up(60), up(90)], [up(60), up(90)]])).toBe('aaaab')
   })
 
   it('fails over at once when the served chain fails, and the good-run restarts on a bad segment', () => {
     const s = new Selector({ switchBackAfter: 3 })
-    expect(run(s, 0, [[down, up(90)], [up(90), up(90)], [up(90), up(90)], [up(70), up(90)], [up(90), up(90)], [up(90), up(90)], [up(90), up(90)]])).toBe('bbbbbba')
+    expect(run(s, 0, [[down, up(90)], [up(90), up(90)], [up(90), up(90)], [up(70), up(90)], [up(90), up(90)], [up(90), up(90)], [up(90), up(90)], [up(90), up(90)]])).toBe('bbbbbbba')
     expect(s.decided(0)!.reason).toBe('failover')
-    expect(s.decided(6)!.reason).toBe('switch-back')
+    expect(s.decided(7)!.reason).toBe('switch-back')
   })
 
   it('treats a missing score as unknown, not zero', () => {
     const s = new Selector()
-    expect(run(s, 0, [[up(undefined), up(90)], [up(undefined), up(90)]])).toBe('aa')
-    s.decide(2, { a: down, b: up(90) })
+    expect(run(s, 0, [[up(90), up(90)], [up(undefined), up(90)], [up(undefined), up(90)]])).toBe('aaa')
+    s.decide(3, { a: down, b: up(90) })
     // On B, an unknown score for A is not "good".
-    expect(run(s, 3, Array.from({ length: 6 }, () => [up(undefined), up(90)] as [ChainView, ChainView]))).toBe('bbbbbb')
+    expect(run(s, 4, Array.from({ length: 6 }, () => [up(undefined), up(90)] as [ChainView, ChainView]))).toBe('bbbbbb')
+  })
+
+  it('starts on the preferred chain whatever the first (usually partial) segment scores', () => {
+    const s = new Selector()
+    expect(s.decide(0, { a: up(60), b: up(95) }).chain).toBe('a')
+    expect(s.decide(1, { a: up(60), b: up(95) }).chain).toBe('b')
   })
 
   it('decides each segment number once', () => {
