@@ -18,5 +18,5 @@ export const COMMANDS = {
   package: { summary: 'segment on the timecode grid and serve HLS/DASH with CMSD-MQA', run: runPackage },
   origin: { summary: 'serve, segment by segment, the better of two chains (by CMSD MQA-VIDEO)', run: runOrigin },
   inspect: { summary: 'per-frame SEI records and per-GOP/segment aggregates of a file', run: runInspect },
-  demo: { summary: 'encode a generated source and show the scores carried in its SEI', run: runDemo },
+  demo: { summary: 'the whole A/B chain on one machine, with a rain fade on path A', run: runDemo },
 } as const satisfies Record<string, Command>

@@ -1,63 +1,138 @@
-import { mkdirSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { VideoCodec } from '@mqa/common'
-import { encode, TimecodeMode } from '@mqa/encoder'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
+import { type Logger, VideoCodec } from '@mqa/common'
+import { encode, startImpair, TimecodeMode } from '@mqa/encoder'
+import { Chain, startOrigin } from '@mqa/origin'
+import { startPackager } from '@mqa/packager'
 import { helpText, parseFlags, parseSize, type FlagTable } from '../flags.js'
 import { jsonLogger } from '../log.js'
-import { statusLine } from '../status.js'
-import { runInspect } from './inspect.js'
+import { statusPageHtml } from '../status-page.js'
 import { patternGraph } from './source.js'
 
 export const demoFlags = {
-  duration: { names: ['--duration'], type: 'number', default: 10, min: 1, max: 3600, description: 'seconds of generated source to encode' },
-  size: { names: ['--size'], type: 'string', default: '640x360', description: 'picture size' },
-  outDir: { names: ['--out-dir'], type: 'string', default: 'demo-out', description: 'where the encode and its report go' },
-  realtime: { names: ['--realtime'], type: 'boolean', description: 'run at the source frame rate, as live' },
+  loss: { names: ['--loss'], type: 'number', default: 0.02, min: 0, max: 1, description: 'datagrams dropped on path A while impaired' },
+  lossAfter: { names: ['--loss-after'], type: 'number', default: 20, min: 0, description: 'seconds before the rain fade starts' },
+  lossFor: { names: ['--loss-for'], type: 'number', default: 12, min: 0, description: 'seconds the rain fade lasts' },
+  listenBase: { names: ['--listen-base'], type: 'number', default: 8080, min: 1024, max: 65000, description: 'origin port; packagers, status page and UDP links use the ports after it' },
+  duration: { names: ['--duration'], type: 'number', min: 1, description: 'stop everything after S seconds (default: until Ctrl-C)' },
+  size: { names: ['--size'], type: 'string', default: '480x270', description: 'picture size' },
 } as const satisfies FlagTable
 
 /**
- * The main job, for now: encode a generated source with every frame measured, then read the
- * scores back out of the bitstream (per frame, per GOP, per segment). It grows into the A/B chain.
+ * The main job: on 127.0.0.1, `mqa source` → `mqa impair` (path A only) → encoders A and B →
+ * packagers A and B → the origin, plus a status page with an hls.js player of the origin.
  */
 export async function runDemo(argv: readonly string[]): Promise<number> {
   const f = parseFlags('demo', demoFlags, argv)
   if (f.help) {
-    process.stdout.write(`${helpText('demo', 'encode a generated source and show the scores carried in its SEI', demoFlags)}\n`)
+    process.stdout.write(`${helpText('demo', 'the whole A/B chain on one machine, with a rain fade on path A', demoFlags)}\n`)
     return 0
   }
-  const size = parseSize('demo', f.size ?? '640x360')!
-  const dir = resolve(f.outDir ?? 'demo-out')
-  mkdirSync(dir, { recursive: true })
-  const output = join(dir, 'demo.ts')
-  const report = join(dir, 'demo-report.json')
-  const fps = 25
-  const frames = Math.round((f.duration ?? 10) * fps)
-  const logger = jsonLogger().child({ component: 'demo' })
-  const status = statusLine()
-  process.stderr.write(`mqa demo: encoding ${f.duration ?? 10} s of ${size.width}x${size.height} testsrc2 with every frame measured → ${output}\n`)
-  const summary = await encode({
-    input: `lavfi:${patternGraph('testsrc2', size, String(fps))}`,
-    output,
-    codec: VideoCodec.H264,
-    preset: 'veryfast',
-    bitrateKbps: 1500,
-    gopSeconds: 2,
-    segmentSeconds: 2,
-    timecode: TimecodeMode.WALLCLOCK,
-    workers: 2,
-    realtime: f.realtime ?? false,
-    maxFrames: frames,
-    report,
-    logger,
-    onProgress: (p) => status.update(p),
+  const size = parseSize('demo', f.size ?? '480x270')!
+  const base = f.listenBase ?? 8080
+  const log = jsonLogger()
+  const controller = new AbortController()
+  const signal = controller.signal
+  const stop = () => controller.abort()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  const timer = f.duration ? setTimeout(stop, f.duration * 1000) : undefined
+  const udp = (k: number) => `udp://127.0.0.1:${base + 10 + k}`
+  const url = (port: number) => `http://127.0.0.1:${port}`
+  const closers: (() => Promise<void>)[] = []
+  try {
+    const packagers = await Promise.all(
+      ([Chain.A, Chain.B] as const).map((c, i) =>
+        startPackager({ input: udp(3 + i), host: '127.0.0.1', port: base + 1 + i, name: `pkg-${c}`, segmentSeconds: 2, window: 10, inputRate: 'max', logger: quiet(log.child({ component: 'packager', node: `pkg-${c}` })) }),
+      ),
+    )
+    for (const p of packagers) closers.push(() => p.close())
+    const origin = await startOrigin({ upstreams: { a: packagers[0]!.url, b: packagers[1]!.url }, host: '127.0.0.1', port: base, name: 'origin-1', logger: log.child({ component: 'origin' }) })
+    closers.push(() => origin.close())
+    const relay = await startImpair({ from: udp(0), to: udp(1), loss: f.loss ?? 0.02, afterMs: (f.lossAfter ?? 20) * 1000, forMs: (f.lossFor ?? 12) * 1000, signal, logger: log.child({ component: 'impair' }) })
+    closers.push(() => relay.close())
+    const page = await statusPage(base + 3, [
+      { name: 'pkg-a', url: packagers[0]!.url, kind: 'packager' },
+      { name: 'pkg-b', url: packagers[1]!.url, kind: 'packager' },
+      { name: 'origin-1', url: origin.url, kind: 'origin' },
+    ], `${origin.url}/hls/index.m3u8`)
+    closers.push(page)
+    process.stdout.write(
+      `mqa demo running on 127.0.0.1 (Ctrl-C stops everything):\n` +
+        `  status page + player  ${url(base + 3)}/\n` +
+        `  origin (HLS)          ${origin.url}/hls/index.m3u8   status ${origin.url}/api/status\n` +
+        `  packager A            ${packagers[0]!.url}/hls/index.m3u8\n` +
+        `  packager B            ${packagers[1]!.url}/hls/index.m3u8\n` +
+        `  rain fade on path A: ${((f.loss ?? 0.02) * 100).toFixed(1)}% loss from ${f.lossAfter ?? 20} s for ${f.lossFor ?? 12} s\n`,
+    )
+    const encoders = ([Chain.A, Chain.B] as const).map((c, i) =>
+      encode({ input: udp(i === 0 ? 1 : 2), output: udp(3 + i), codec: VideoCodec.H264, preset: 'veryfast', bitrateKbps: 1200, gopSeconds: 2, segmentSeconds: 2, timecode: TimecodeMode.INPUT, workers: 1, realtime: false, signal, logger: quiet(log.child({ component: 'encoder', chain: c })) }),
+    )
+    const source = encode({
+      input: `lavfi:${patternGraph('testsrc2', size, '25')}`,
+      output: [udp(0), udp(2)],
+      measure: false,
+      codec: VideoCodec.H264,
+      preset: 'ultrafast',
+      bitrateKbps: 6000,
+      gopSeconds: 1,
+      segmentSeconds: 1,
+      timecode: TimecodeMode.WALLCLOCK,
+      workers: 1,
+      realtime: true,
+      bframes: 0,
+      signal,
+      logger: quiet(log.child({ component: 'source' })),
+    })
+    let lastServing = ''
+    const ticker = setInterval(() => {
+      const s = origin.status()
+      const last = s.decisions.at(-1)
+      if (last && s.serving !== lastServing) {
+        lastServing = s.serving
+        process.stdout.write(`segment ${last.segment}: origin serves ${s.serving.toUpperCase()} (${last.reason}; MQA-VIDEO A ${last.scores.a ?? '-'} / B ${last.scores.b ?? '-'})\n`)
+      }
+    }, 1000)
+    closers.push(async () => clearInterval(ticker))
+    await Promise.allSettled([source, ...encoders])
+    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+    const s = origin.status()
+    process.stdout.write(`stopped: ${s.switches} switches; last decisions:\n${s.decisions.slice(-6).map((d) => `  ${d.segment} → ${d.chain} (${d.reason}) A=${d.scores.a ?? '-'} B=${d.scores.b ?? '-'}`).join('\n')}\n`)
+    return 0
+  } finally {
+    if (timer) clearTimeout(timer)
+    controller.abort()
+    for (const c of closers.reverse()) await c().catch(() => undefined)
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+    // Native demuxer threads may still wait on closed inputs: leave nothing running.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref()
+  }
+}
+
+/** Info logs of the chain's components would drown the demo's own lines: warnings and up only. */
+function quiet(l: Logger): Logger {
+  return { ...l, info() {}, debug() {}, child: (b) => quiet(l.child(b)) }
+}
+
+async function statusPage(port: number, nodes: Parameters<typeof statusPageHtml>[0], playerUrl: string): Promise<() => Promise<void>> {
+  const html = statusPageHtml(nodes, playerUrl, 80)
+  const require = createRequire(import.meta.url)
+  let hlsJs = ''
+  try {
+    hlsJs = readFileSync(require.resolve('hls.js/dist/hls.min.js'), 'utf8')
+  } catch {
+    hlsJs = 'console.warn("hls.js is not installed: no player")'
+  }
+  const server = createServer((req, res) => {
+    if (req.url === '/' || req.url === '/index.html') res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html)
+    else if (req.url === '/hls.js') res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(hlsJs)
+    else res.writeHead(404).end()
   })
-  status.done()
-  const m = summary.mean
-  process.stdout.write(
-    `\nencoded ${summary.frames} frames in ${(summary.wallMs / 1000).toFixed(1)} s (${(summary.mediaSeconds / (summary.wallMs / 1000)).toFixed(2)}× real time); ` +
-      `${summary.measured} measured, ${summary.unmeasured} unmeasured\n` +
-      `mean PSNR ${m.psnrDb?.toFixed(3) ?? '-'} dB, SSIM ${m.ssim?.toFixed(4) ?? '-'}, MQA-VIDEO ${m.mqa?.toFixed(1) ?? '-'}\n` +
-      `per-frame records: ${report}\n\nthe scores as read back from the bitstream's SEI (mqa inspect ${output} --summary):\n\n`,
-  )
-  return runInspect([output, '--segment-seconds', '2', '--summary'])
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  return async () => {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
 }

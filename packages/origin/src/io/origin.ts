@@ -196,13 +196,17 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
   const poller = (async () => {
     while (polling) {
       try {
-        const numbers = new Set<number>()
+        const listed: Record<Chain, Set<number>> = { a: new Set(), b: new Set() }
         for (const c of [Chain.A, Chain.B]) {
           const res = await upstream(c, '/hls/index.m3u8', 'GET')
-          if (res?.status === 200) for (const m of (await res.text()).matchAll(/^(\d{1,15})\.ts$/gm)) numbers.add(Number(m[1]))
+          if (res?.status === 200) for (const m of (await res.text()).matchAll(/^(\d{1,15})\.ts$/gm)) listed[c].add(Number(m[1]))
         }
+        const newest = Math.max(-1, ...listed.a, ...listed.b)
+        // A number is ready when both chains list it, or when one is clearly past it or gone
+        // (two segments behind the newest): deciding earlier would read "not there yet" as a failure.
+        const ready = (n: number) => (listed.a.has(n) && listed.b.has(n)) || n <= newest - 2
         // In number order, from the newest decided on: the hysteresis counts segments as they come.
-        const todo = [...numbers].sort((x, y) => x - y).filter((n) => n > newestDecided)
+        const todo = [...new Set([...listed.a, ...listed.b])].sort((x, y) => x - y).filter((n) => n > newestDecided && ready(n))
         for (const n of todo) decide(n, await learn(n, `/hls/${n}.ts`))
       } catch (err) {
         log.warn('poll failed', { error: (err as Error).message })

@@ -161,7 +161,8 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     const body = s ? (format === 'ts' ? s.ts : s.cmaf) : undefined
     if (!s || !body) return { status: 404, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' }, body: `segment ${n} is not in the window\n` }
     const cmsd = segmentCmsd({
-      segment: { durationMs: s.durationMs, availableAtMs: s.availableAtMs, hasAudio: s.hasAudio, bytes: body.length },
+      // The CMAF rendition is video only (see docs/packager.md): its `ot` is v whatever the input has.
+      segment: { durationMs: s.durationMs, availableAtMs: s.availableAtMs, hasAudio: format === 'ts' && s.hasAudio, bytes: body.length },
       quality: s.quality,
       format: format === 'ts' ? CmsdStreamingFormat.HLS : CmsdStreamingFormat.DASH,
       node: o.name,
