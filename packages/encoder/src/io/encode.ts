@@ -25,7 +25,7 @@ import { type FidelityScores, type FrameMeta, GopSummarizer, frameRecord, stampA
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
-import { copyPlanes, type PlaneCopy } from './metrics-task.js'
+import { PlaneBufferPool, copyPlanes, type PlaneCopy } from './metrics-task.js'
 import { Outputs } from './output.js'
 
 export interface EncodeOptions {
@@ -129,6 +129,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const pool = measuring ? new MetricsPool({ workers: Math.max(1, options.workers) }) : undefined
   const release = new ReleaseQueue<Beamcoder.Packet, FidelityScores | null>({ capacity: 256, maxWaitMs: live ? (options.maxScoreWaitMs ?? 3000) : 120_000 })
   const pending = new Map<number, PendingFrame>()
+  const planeBuffers = new PlaneBufferPool()
   const gop = new GopSummarizer()
   const report: ReportFrame[] = []
   const tcByPts = new Map<number, string>()
@@ -294,7 +295,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       decodeErrorsSinceFrame = 0
       droppedInputFrames += analysis.dropped
       const meta: FrameMeta = { fn: fn++, frameIndex, timecode: formatTimecode(frameIndexToTimecode(frameIndex, rate, dropFrame)), analysis, audio: audioAnalyzer?.score() }
-      pending.set(frameIndex, { meta, source: copyPlanes(frame as never) })
+      // A source (measuring off) keeps no copy: nothing will compare against it.
+      pending.set(frameIndex, { meta, source: measuring ? copyPlanes(frame as never, planeBuffers) : undefined })
       // IDR on the grid: at every multiple of G, or the first frame past one if that frame is missing.
       const idr = lastFrameIndex === undefined || Math.floor(frameIndex / grid.gopFrames) !== Math.floor(lastFrameIndex / grid.gopFrames)
       lastFrameIndex = frameIndex
@@ -350,7 +352,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     pf.source = undefined
     if (!pool) return
     if (!live) await pool.whenReady()
-    const run = pool.tryRun({ key, source, recon: copyPlanes(rf as never) })
+    const run = pool.tryRun({ key, source, recon: copyPlanes(rf as never, planeBuffers) })
     if (!run) {
       overload++
       const r = errorLog.record('ERR_METRICS_OVERLOAD')
@@ -360,6 +362,13 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
     run.then(
       (res) => {
+        if (res.buffers) planeBuffers.put(res.buffers)
+        if (!res.psnr || !res.ssim) {
+          log.error('metrics worker gave no scores: frame left unmeasured', { frameIndex: key })
+          release.resolve(key, null)
+          drain()
+          return
+        }
         release.resolve(res.key, { psnrDb: res.psnr.average, psnrYDb: res.psnr.y, ssim: res.ssim.all, ssimY: res.ssim.y })
         drain()
       },

@@ -2,6 +2,7 @@
  * The piscina worker that measures one frame: PSNR and SSIM of the reconstructed picture against
  * its source. Both pictures arrive as plane copies the pool owns (transferred, not shared).
  */
+import { Piscina } from 'piscina'
 import { computePsnrSsim, type Picture } from '../metrics/index.js'
 import { type MetricsResult, type MetricsTask, type PlaneCopy } from './metrics-task.js'
 
@@ -10,13 +11,17 @@ function picture(planes: readonly PlaneCopy[]): Picture {
   return { planes: [p[0]!, p[1]!, p[2]!] }
 }
 
-export default function measure(task: MetricsTask): MetricsResult {
+export default function measure(task: MetricsTask): unknown {
   const started = performance.now()
   const { psnr, ssim } = computePsnrSsim(picture(task.source), picture(task.recon))
-  return {
+  const buffers = [...task.source, ...task.recon].map((p) => p.buffer)
+  const result: MetricsResult = {
     key: task.key,
     psnr: { y: psnr.y, u: psnr.u, v: psnr.v, average: psnr.average },
     ssim: { y: ssim.y, u: ssim.u, v: ssim.v, all: ssim.all },
     workerMs: performance.now() - started,
+    buffers,
   }
+  // Hand the plane buffers back (transferred, not copied) for the encoder to reuse.
+  return Piscina.move({ [Piscina.transferableSymbol]: buffers, [Piscina.valueSymbol]: result } as never)
 }
