@@ -234,17 +234,29 @@ export class PackagerCore {
     }
   }
 
-  /** PAT/PMT packets as they pass, kept to start every TS segment with them. */
+  /** PAT/PMT packets as they pass, kept to start every TS segment with them (chunks may split packets). */
   #capturePsi(chunk: Uint8Array): void {
-    // Chunks from our ingest are whole packets; a misaligned chunk is simply not scanned.
-    if (chunk.length % 188 !== 0 || chunk[0] !== 0x47) return
-    for (let i = 0; i + 188 <= chunk.length; i += 188) {
-      if (chunk[i] !== 0x47) return
-      const pid = ((chunk[i + 1]! & 0x1f) << 8) | chunk[i + 2]!
-      if (pid === 0) this.#pat = chunk.slice(i, i + 188)
-      else if (pid === this.#pmtPid) this.#pmt = chunk.slice(i, i + 188)
+    let buf = chunk
+    if (this.#psiCarry.length) {
+      buf = new Uint8Array(this.#psiCarry.length + chunk.length)
+      buf.set(this.#psiCarry, 0)
+      buf.set(chunk, this.#psiCarry.length)
     }
+    let i = 0
+    while (i + 188 <= buf.length) {
+      if (buf[i] !== 0x47 || (i + 188 < buf.length && buf[i + 188] !== 0x47)) {
+        i++ // out of step: find the next sync byte (the demuxer counts the loss)
+        continue
+      }
+      const pid = ((buf[i + 1]! & 0x1f) << 8) | buf[i + 2]!
+      if (pid === 0) this.#pat = buf.slice(i, i + 188)
+      else if (pid === this.#pmtPid) this.#pmt = buf.slice(i, i + 188)
+      i += 188
+    }
+    this.#psiCarry = buf.slice(i)
   }
+
+  #psiCarry: Uint8Array = new Uint8Array(0)
 
   #slice(start: number, end: number, withPsi = true): Uint8Array {
     const psi = withPsi ? [this.#pat, this.#pmt].filter((p): p is Uint8Array => p !== undefined) : []
@@ -272,7 +284,9 @@ export class PackagerCore {
 
   /** Keep raw bytes only from the open segment's start (bounded: 256 MB at most). */
   #trimRaw(): void {
-    const keepFrom = this.#segmenter?.open ? this.#openStart() : this.#rawEnd - 188 * 7 * 100
+    // Before a segment opens (the first IDR, or the frame rate still being learnt), keep enough
+    // for its first access unit whatever its size: its PES is only emitted once the next starts.
+    const keepFrom = this.#segmenter?.open ? this.#openStart() : this.#rawEnd - 32 * 1024 * 1024
     let pos = this.#rawStart
     while (this.#raw.length > 1 && pos + this.#raw[0]!.length <= keepFrom) {
       pos += this.#raw.shift()!.length
@@ -288,7 +302,7 @@ export class PackagerCore {
   openSegmentBytes(from?: number): { number: number; bytes: Uint8Array; next: number } | undefined {
     const open = this.#segmenter?.open
     if (!open) return undefined
-    const start = this.#lastCloseEnd
+    const start = open.tsStart
     const end = Math.max(start, this.#safeEnd)
     if (from === undefined) return { number: open.number, bytes: this.#slice(start, end), next: end }
     return { number: open.number, bytes: this.#slice(Math.max(from, start), end, false), next: Math.max(from, end) }
@@ -300,9 +314,7 @@ export class PackagerCore {
   }
 
   #openStart(): number {
-    // The open segment started at its first frame's TS offset; frames keep no offset, so keep
-    // everything since the last close (the segmenter's segments are contiguous in the stream).
-    return this.#lastCloseEnd
+    return Math.min(this.#segmenter?.open?.tsStart ?? this.#lastCloseEnd, this.#lastCloseEnd || Infinity)
   }
 
   #lastCloseEnd = 0

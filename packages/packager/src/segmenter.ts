@@ -115,8 +115,8 @@ export class Segmenter {
   }
 
   /** The segment being built (low-latency serving), as number and frames so far. */
-  get open(): { number: number; frames: readonly FrameEntry[] } | undefined {
-    return this.#current ? { number: this.#current.number, frames: this.#current.frames } : undefined
+  get open(): { number: number; frames: readonly FrameEntry[]; tsStart: number } | undefined {
+    return this.#current ? { number: this.#current.number, frames: this.#current.frames, tsStart: this.#current.tsStart } : undefined
   }
 
   pushAudio(frame: AudioFrame): void {
