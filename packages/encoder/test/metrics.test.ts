@@ -4,9 +4,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveFfmpeg } from '../../../scripts/lib/ffmpeg-bin.js'
+import { bestKernels } from '../src/io/metrics-wasm.js'
 import {
-  MetricsScratch, SSIM_C1, SSIM_C2, computePsnr, computePsnrSsim, computeSsim,
-  type Picture, type Plane, type PsnrSsimResult,
+  KernelName, MetricsScratch, SSIM_C1, SSIM_C2, computePsnr, computePsnrSsim, computeSsim, jsKernels, measurePsnrSsim,
+  type Picture, type Plane, type PlaneKernels, type PsnrSsimResult,
 } from '../src/metrics/index.js'
 
 type Chroma = '420' | '422' | '444'
@@ -269,7 +270,18 @@ function rawPictures(buf: Buffer, width: number, height: number, pixFmt: Clip['p
   return pictures
 }
 
-/** Largest per-frame |ours - FFmpeg's| over all frames, by metric. */
+/**
+ * What is compared with FFmpeg: the kernels the metrics worker really measures with (WebAssembly
+ * SIMD once built; checked here) and the plain-JavaScript ones it falls back to.
+ */
+function kernelsUnderTest(): PlaneKernels[] {
+  const worker = bestKernels()
+  expect(worker.fallbackReason).toBeUndefined()
+  expect(worker.kernels.name).toBe(KernelName.WASM_SIMD)
+  return [worker.kernels, jsKernels()]
+}
+
+/** Largest per-frame |ours - FFmpeg's| over all frames and both kernel sets, by metric. */
 function compareWithFfmpeg(clip: Clip, name: string, frames: number) {
   const { ref, dist, ffmpegFrames } = prepareClip(name, clip, frames)
   const refs = rawPictures(ref, clip.width, clip.height, clip.pixFmt)
@@ -279,8 +291,8 @@ function compareWithFfmpeg(clip: Clip, name: string, frames: number) {
   expect(ffmpegFrames.length).toBe(frames)
   let psnrDb = 0
   let ssim = 0
-  for (let f = 0; f < frames; f++) {
-    const ours = computePsnrSsim(refs[f]!, dists[f]!)
+  for (const kernels of kernelsUnderTest()) for (let f = 0; f < frames; f++) {
+    const ours = measurePsnrSsim(refs[f]!, dists[f]!, kernels)
     const theirs = ffmpegFrames[f]!
     for (const k of ['y', 'u', 'v', 'average'] as const) {
       expect(Number.isFinite(theirs.psnr[k])).toBe(true)

@@ -13,8 +13,8 @@
  * short loop over those sums (measured faster than scoring inside the pixel loop: the pixel loop
  * keeps more values in registers). No closures, no allocation.
  */
-import type { Plane } from './types.js'
-import type { MetricsScratch } from './scratch.js'
+import { KernelName, type Plane, type PlaneKernels, type PlaneSums } from './types.js'
+import { defaultScratch, type MetricsScratch } from './scratch.js'
 
 /** (int)(.01*.01*255*255*64 + .5): FFmpeg's ssim_c1 for 8-bit, on sums over 64 pixels. */
 export const SSIM_C1 = 416
@@ -83,6 +83,47 @@ export function sseRect(
 /** Sum of squared differences over a whole plane pair. */
 export function planeSse(ref: Plane, dist: Plane): number {
   return sseRect(ref.data, ref.linesize, dist.data, dist.linesize, 0, ref.width, 0, ref.height)
+}
+
+/**
+ * Squared differences of the pixels outside whole 4x4 blocks (the right strip, then the bottom):
+ * what `planeSsim`'s `blockSse` leaves out of the plane's SSE.
+ */
+export function edgeSse(ref: Plane, dist: Plane): number {
+  const w4 = ref.width & ~3
+  const h4 = ref.height & ~3
+  const ra = ref.data
+  const da = dist.data
+  return sseRect(ra, ref.linesize, da, dist.linesize, w4, ref.width, 0, h4)
+    + sseRect(ra, ref.linesize, da, dist.linesize, 0, ref.width, h4, ref.height)
+}
+
+/**
+ * The plain-JavaScript kernels as a `PlaneKernels`: the reference the WebAssembly ones are tested
+ * against, and the fallback where those cannot load. Uses `scratch` for every call.
+ */
+export function jsKernels(scratch: MetricsScratch = defaultScratch): PlaneKernels {
+  return {
+    name: KernelName.JS,
+    ssimSse(ref: Plane, dist: Plane, out: PlaneSums): void {
+      checkPlanePair(ref, dist, 'plane')
+      checkSsimPlane(ref)
+      planeSsim(ref, dist, scratch)
+      out.windowSum = scratch.windowSum
+      out.sse = scratch.blockSse + edgeSse(ref, dist)
+    },
+    sse(ref: Plane, dist: Plane): number {
+      checkPlanePair(ref, dist, 'plane')
+      return planeSse(ref, dist)
+    },
+  }
+}
+
+/** Throws unless the plane has at least one 8x8 window (FFmpeg would divide by zero). */
+export function checkSsimPlane(p: Plane, name = 'the'): void {
+  if (p.width < 8 || p.height < 8) {
+    throw new RangeError(`SSIM needs planes of at least 8x8 pixels; ${name} plane is ${p.width}x${p.height}`)
+  }
 }
 
 /** The number of 8x8 windows FFmpeg averages over for a plane: ((w >> 2) - 1) * ((h >> 2) - 1). */

@@ -48,3 +48,28 @@ export interface PsnrSsimResult {
   psnr: PsnrResult
   ssim: SsimResult
 }
+
+/** Which implementation of the plane kernels measured a picture. */
+export const KernelName = { JS: 'js', WASM_SIMD: 'wasm-simd' } as const
+export type KernelName = (typeof KernelName)[keyof typeof KernelName]
+
+/** One plane pair's sums, as the picture-level functions need them. */
+export interface PlaneSums {
+  /** The sum of every 8x8 window's SSIM (FFmpeg's; divide by `ssimWindowCount`). */
+  windowSum: number
+  /** The sum of squared differences over the whole plane. */
+  sse: number
+}
+
+/**
+ * The per-plane work behind the picture-level metrics: plain JavaScript (`jsKernels`, the
+ * reference) or WebAssembly SIMD (`WasmKernels`), which give the same numbers bit for bit.
+ * Both check their planes (sizes, linesizes, buffer lengths) and throw RangeError.
+ */
+export interface PlaneKernels {
+  readonly name: KernelName
+  /** SSIM window sum and SSE of a plane pair of at least 8x8 pixels, in one read, into `out`. */
+  ssimSse(ref: Plane, dist: Plane, out: PlaneSums): void
+  /** SSE of a plane pair. */
+  sse(ref: Plane, dist: Plane): number
+}
