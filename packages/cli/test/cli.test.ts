@@ -78,6 +78,32 @@ describe('mqa command line', () => {
     }
   })
 
+  it('names a port that is already taken, in one line, and leaves nothing running', async () => {
+    const { createServer } = await import('node:net')
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as { port: number }).port
+    try {
+      const runs = [
+        ['origin', '--upstream', 'a=http://127.0.0.1:9', '--upstream', 'b=http://127.0.0.1:9', '--listen', `127.0.0.1:${port}`],
+        ['package', '-i', fixture('h264-320x180.ts'), '--listen', `127.0.0.1:${port}`, '--name', 'p'],
+        ['demo', '--listen-base', String(port)],
+      ]
+      for (const args of runs) {
+        // execFile, not spawnSync: the port's owner is this process and must keep answering.
+        const r = await promisify(execFile)('node', [main, ...args], { encoding: 'utf8', timeout: 30_000 }).then(
+          () => ({ code: 0, stderr: '' }),
+          (e: { code?: number; stderr?: string; killed?: boolean }) => ({ code: e.killed ? 'timeout' : e.code, stderr: e.stderr ?? '' }),
+        )
+        expect(r.code, `${args[0]}: ${r.stderr}`).toBe(1)
+        expect(r.stderr).toMatch(new RegExp(`mqa ${args[0]}: cannot listen on 127.0.0.1:${port}: the address is already in use`))
+        expect(r.stderr).not.toMatch(/\n\s+at /)
+      }
+    } finally {
+      taken.close()
+    }
+  })
+
   it('prints help for every command', () => {
     for (const c of ['encode', 'source', 'impair', 'inspect', 'package', 'demo']) {
       const r = mqa([c, '--help'])

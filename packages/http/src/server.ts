@@ -71,12 +71,23 @@ export function startHttp(options: { host: string; port: number; handler: Handle
     else socket.destroy()
   })
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    const failed = (err: NodeJS.ErrnoException) => reject(new ListenError(options.host, options.port, err))
+    server.once('error', failed)
     server.listen(options.port, options.host, () => {
-      server.off('error', reject)
+      server.off('error', failed)
       resolve(server)
     })
   })
+}
+
+/** The service could not take its address (in use, not ours, no permission): a user's mistake, one line. */
+export class ListenError extends Error {
+  readonly code = 'ERR_LISTEN'
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const why = cause.code === 'EADDRINUSE' ? 'the address is already in use' : cause.code === 'EADDRNOTAVAIL' ? 'that address is not on this machine' : cause.code === 'EACCES' ? 'permission denied' : cause.message
+    super(`cannot listen on ${host}:${port}: ${why}`, { cause })
+    this.name = 'ListenError'
+  }
 }
 
 async function respond(req: IncomingMessage, res: ServerResponse, reply: Reply, counters: HttpCounters): Promise<void> {

@@ -365,7 +365,13 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     if (numbers.length) log.info('restored segments from --out-dir', { count: numbers.length, first: numbers[0], last: numbers.at(-1) })
   }
 
-  const server = await startHttp({ host: o.host, port: o.port, handler, logger: log, counters })
+  let server: Server
+  try {
+    server = await startHttp({ host: o.host, port: o.port, handler, logger: log, counters })
+  } catch (err) {
+    await ingest.close() // nothing may keep running for a service that never started
+    throw err
+  }
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : o.port
   return {
