@@ -101,6 +101,12 @@ export interface TsStats {
   skippedBytes: number
   syncLosses: number
   continuityErrors: number
+  /**
+   * Packets missing at those gaps: each gap's size by the 4-bit counter (16 or more lost in a row
+   * look like fewer; a second duplicate counts one). What a receiver lost, where continuityErrors
+   * counts the places it lost them.
+   */
+  lostPackets: number
   /** Duplicate packets (same continuity_counter, allowed once) that were dropped. */
   duplicatePackets: number
   /** Packets with transport_error_indicator set (dropped). */
@@ -300,6 +306,7 @@ export class TsDemuxer {
     skippedBytes: 0,
     syncLosses: 0,
     continuityErrors: 0,
+    lostPackets: 0,
     duplicatePackets: 0,
     transportErrorIndicators: 0,
     malformedPackets: 0,
@@ -596,6 +603,7 @@ export class TsDemuxer {
     if (gap) {
       stats.continuityErrors++
       const expected = (last + 1) & 0x0f
+      stats.lostPackets += cc === last ? 1 : (cc - expected + 16) & 0x0f
       const lost = cc === last ? 'a second duplicate' : `${(cc - expected + 16) & 0x0f} packet(s) lost, or more`
       this.#error(ErrorCode.TS_CONTINUITY, `PID ${pid}: continuity_counter ${cc}, expected ${expected} (${lost})`, offset)
     }

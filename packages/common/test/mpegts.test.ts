@@ -196,13 +196,19 @@ describe('TsDemuxer on damaged input', () => {
   /** Index of the video PES whose packets include packet i (the last one starting at or before it). */
   const videoPesAt = (i: number) => cleanVideo.findLastIndex((p) => p.offset <= i * TS_PACKET_SIZE)
 
+  it('counts the packets a gap lost: one gap, three packets (a dropped UDP datagram holds seven)', () => {
+    expect([10, 11, 12].map((i) => pidOf(packetAt(H264_TS, i)))).toEqual([0x100, 0x100, 0x100])
+    const { stats } = demux(rebuild(H264_TS, (i, pkt) => (i >= 10 && i <= 12 ? [] : [pkt])))
+    expect(stats).toMatchObject({ continuityErrors: 1, lostPackets: 3, packets: 159 })
+  })
+
   it('counts a lost video packet and a lost audio packet, flags their PES and nothing else', () => {
     // Packet 10: inside the first (IDR) access unit; packet 108: inside the second audio PES.
     expect(pidOf(packetAt(H264_TS, 10))).toBe(0x100)
     expect(pidOf(packetAt(H264_TS, 108))).toBe(0x101)
     const ts = rebuild(H264_TS, (i, pkt) => (i === 10 || i === 108 ? [] : [pkt]))
     const { events, stats } = demux(ts)
-    expect(stats).toMatchObject({ continuityErrors: 2, syncLosses: 0, pesErrors: 0, packets: 160 })
+    expect(stats).toMatchObject({ continuityErrors: 2, lostPackets: 2, syncLosses: 0, pesErrors: 0, packets: 160 })
     const errors = errorsOf(events)
     expect(errors.map((e) => [e.code, e.offset])).toEqual([
       [ErrorCode.TS_CONTINUITY, 10 * TS_PACKET_SIZE],

@@ -1,9 +1,9 @@
-import { TsDemuxer } from '@mqa/common'
+import { ErrorCode, TsDemuxer } from '@mqa/common'
 
 /**
  * Watches the MPEG-TS bytes on their way into FFmpeg's demuxer and counts what FFmpeg would hide:
- * continuity-counter gaps, sync losses, transport_error_indicator, and which video access units
- * (by PTS) were damaged. The encoder charges these to the frames they hit.
+ * packets lost at continuity-counter gaps, sync losses, transport_error_indicator, and which video
+ * access units (by PTS) were damaged. The encoder charges these to the frames they hit.
  */
 export class TransportMonitor {
   readonly #demuxer = new TsDemuxer()
@@ -15,13 +15,17 @@ export class TransportMonitor {
   overflowDatagrams = 0
 
   push(chunk: Uint8Array): void {
+    const lostBefore = this.#demuxer.stats.lostPackets
     for (const ev of this.#demuxer.push(chunk)) {
-      if (ev.kind === 'error') this.#errorsSeen++
+      // A continuity gap counts as many errors as packets it lost (below): one dropped datagram is
+      // seven packets of picture gone, and the composite should see that, not one event.
+      if (ev.kind === 'error') this.#errorsSeen += ev.error.code === ErrorCode.TS_CONTINUITY ? 0 : 1
       else if (ev.kind === 'pes' && ev.damaged && ev.ptsTicks !== undefined && ev.streamType !== undefined && isVideo(ev.codec)) {
         this.#damaged.set(ev.ptsTicks, (this.#damaged.get(ev.ptsTicks) ?? 0) + 1)
         if (this.#damaged.size > 10_000) this.#damaged.delete(this.#damaged.keys().next().value as number)
       }
     }
+    this.#errorsSeen += this.#demuxer.stats.lostPackets - lostBefore
   }
 
   countOverflow(bytes: number): void {
