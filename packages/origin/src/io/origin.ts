@@ -1,6 +1,7 @@
 import { type Server } from 'node:http'
 import { type Logger, CmsdHeader, ErrorWindow, appendCmsdDynamic, decodeCmsdStatic, silentLogger } from '@mqa/common'
 import { type HttpCounters, type Reply, startHttp } from '@mqa/http'
+import { limitPlaylist } from '../playlist-window.js'
 import { Chain, type ChainView, type Decision, Selector, type SelectorOptions } from '../selector.js'
 
 export interface OriginOptions extends Partial<SelectorOptions> {
@@ -33,7 +34,8 @@ export interface OriginHandle {
 }
 
 const SEGMENT = /^\/(hls\/(\d{1,15})\.ts|cmaf\/(\d{1,15})\.m4s)$/
-const PASSTHROUGH = new Set(['/hls/index.m3u8', '/hls/cmaf.m3u8', '/dash/manifest.mpd', '/cmaf/init.mp4', '/api/time'])
+const MEDIA_PLAYLISTS = new Set(['/hls/index.m3u8', '/hls/cmaf.m3u8'])
+const PASSTHROUGH = new Set([...MEDIA_PLAYLISTS, '/dash/manifest.mpd', '/cmaf/init.mp4', '/api/time'])
 
 /**
  * `mqa origin`: per segment number, serve the chain the selector picks, with the upstream's
@@ -153,7 +155,10 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
     let res = await upstream(chain, path, 'GET')
     if (!res || res.status !== 200) res = (await upstream(chain === Chain.A ? Chain.B : Chain.A, path, 'GET')) ?? res
     if (!res) return { status: 504, headers: { 'Content-Type': 'text/plain' }, body: 'no upstream answered\n' }
-    return { status: res.status, headers: { 'Content-Type': res.headers.get('content-type') ?? 'text/plain', 'Cache-Control': 'no-cache' }, body: new Uint8Array(await res.arrayBuffer()) }
+    const headers = { 'Content-Type': res.headers.get('content-type') ?? 'text/plain', 'Cache-Control': 'no-cache' }
+    // Media playlists list only what is decided (playlist-window.ts); the MPD and init pass as they are.
+    if (res.status === 200 && MEDIA_PLAYLISTS.has(path)) return { status: 200, headers, body: limitPlaylist(await res.text(), newestDecided) }
+    return { status: res.status, headers, body: new Uint8Array(await res.arrayBuffer()) }
   }
 
   function status(): OriginStatus {
@@ -190,6 +195,8 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
     return { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'not found\n' }
   }
 
+  const server = await startHttp({ host: o.host, port: o.port, handler, logger: log, counters })
+
   // Decide ahead: poll both playlists; every new segment number gets both views and a decision.
   let polling = true
   let wakePoller: (() => void) | undefined
@@ -197,14 +204,20 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
     while (polling) {
       try {
         const listed: Record<Chain, Set<number>> = { a: new Set(), b: new Set() }
-        for (const c of [Chain.A, Chain.B]) {
-          const res = await upstream(c, '/hls/index.m3u8', 'GET')
-          if (res?.status === 200) for (const m of (await res.text()).matchAll(/^(\d{1,15})\.ts$/gm)) listed[c].add(Number(m[1]))
-        }
+        const down: Record<Chain, boolean> = { a: true, b: true }
+        await Promise.all(
+          [Chain.A, Chain.B].map(async (c) => {
+            const res = await upstream(c, '/hls/index.m3u8', 'GET')
+            if (res?.status !== 200) return
+            down[c] = false
+            for (const m of (await res.text()).matchAll(/^(\d{1,15})\.ts$/gm)) listed[c].add(Number(m[1]))
+          }),
+        )
         const newest = Math.max(-1, ...listed.a, ...listed.b)
-        // A number is ready when both chains list it, or when one is clearly past it or gone
-        // (two segments behind the newest): deciding earlier would read "not there yet" as a failure.
-        const ready = (n: number) => (listed.a.has(n) && listed.b.has(n)) || n <= newest - 2
+        // A number is ready when both chains list it, when the other chain is down (its playlist
+        // did not load), or when one chain is clearly past it (two segments behind the newest):
+        // deciding earlier would read "not there yet" as a failure.
+        const ready = (n: number) => ((listed.a.has(n) || down.a) && (listed.b.has(n) || down.b)) || n <= newest - 2
         // In number order, from the newest decided on: the hysteresis counts segments as they come.
         const todo = [...new Set([...listed.a, ...listed.b])].sort((x, y) => x - y).filter((n) => n > newestDecided && ready(n))
         for (const n of todo) decide(n, await learn(n, `/hls/${n}.ts`))
@@ -222,7 +235,6 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
     }
   })()
 
-  const server = await startHttp({ host: o.host, port: o.port, handler, logger: log, counters })
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : o.port
   return {
