@@ -9,8 +9,10 @@
  * as the reference, and the same frames through libx264 veryfast at 3 Mb/s, decoded back, as the
  * distorted copy; both raw yuv420p, cached under .bench/.
  *
- * Ours: ms per frame of computePsnrSsim (and of computePsnr, computeSsim alone) on one thread,
- * frames already in memory. FFmpeg's: the wall time of `ffmpeg -i dist -i ref -lavfi
+ * Ours: ms per frame on one thread, frames already in memory, of what the metrics worker runs
+ * (measurePsnrSsim on the WebAssembly SIMD kernels, copying the planes into wasm memory included;
+ * PSNR alone too) and of the plain-JavaScript kernels it falls back to (computePsnrSsim,
+ * computePsnr, computeSsim). Untimed, every frame's results from both must be identical. FFmpeg's: the wall time of `ffmpeg -i dist -i ref -lavfi
  * "[0:v][1:v]psnr;[0:v][1:v]ssim" -f null -` minus the wall time of the same command with a
  * pass-through graph ("[0:v]null;[1:v]null": read, demux and hand on both inputs), over the
  * frame count: the filters' own cost. Run with one filter thread (`-filter_complex_threads 1`,
@@ -27,6 +29,7 @@ import { resolveFfmpeg } from '../lib/ffmpeg-bin.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const METRICS_DIST = path.join(REPO_ROOT, 'packages/encoder/dist/metrics/index.js')
+const WASM_DIST = path.join(REPO_ROOT, 'packages/encoder/dist/metrics/kernels.wasm')
 const CACHE_DIR = path.join(REPO_ROOT, '.bench')
 
 /** The brief's target: PSNR+SSIM of a 720p frame, all three planes, well under 4 ms on one thread. */
@@ -57,6 +60,7 @@ async function main() {
   const reps = flags.quick ? 2 : positiveInt('reps', flags.reps)
   const frames = flags.quick ? 20 : positiveInt('frames', flags.frames)
   const metrics = await loadMetrics()
+  const wasm = (await import('../../packages/encoder/dist/io/metrics-wasm.js')).loadWasmKernels()
   const { ffmpeg } = resolveFfmpeg()
   const cpus = os.cpus()
   console.log('\nPSNR + SSIM per frame (Y, U and V), ours vs the ffmpeg CLI filters')
@@ -67,7 +71,7 @@ async function main() {
   const summary = []
   for (const [width, height] of SIZES) {
     const input = prepareInput(ffmpeg, width, height, frames, flags.regenerate)
-    const result = measureSize(metrics, ffmpeg, input, reps)
+    const result = measureSize(metrics, wasm, ffmpeg, input, reps)
     printSize(input, result)
     summary.push({ size: `${width}x${height}`, ours: result.ours.both.median })
   }
@@ -87,8 +91,8 @@ function positiveInt(name, value) {
 
 /** The built kernels; a clear message when they have not been built yet. */
 async function loadMetrics() {
-  if (!existsSync(METRICS_DIST)) {
-    throw new Error(`${path.relative(REPO_ROOT, METRICS_DIST)} is missing: build it first with \`pnpm exec tsc -b packages/encoder\``)
+  for (const f of [METRICS_DIST, WASM_DIST]) {
+    if (!existsSync(f)) throw new Error(`${path.relative(REPO_ROOT, f)} is missing: build it first with \`pnpm -s build\``)
   }
   return import('../../packages/encoder/dist/metrics/index.js')
 }
@@ -168,22 +172,25 @@ function ffmpegVersion(ffmpeg) {
 
 /**
  * @typedef {object} SizeResult
- * @property {{ both: Stat, psnr: Stat, ssim: Stat }} ours  ms per frame
+ * @property {{ both: Stat, psnr: Stat }} ours  ms per frame, WebAssembly SIMD kernels
+ * @property {{ both: Stat, psnr: Stat, ssim: Stat }} js  ms per frame, plain-JavaScript kernels
  * @property {{ oneThread: Stat, defaultThreads: Stat }} ffmpeg  the filters' ms per frame
  * @property {{ psnrDb: number, ssim: number }} agreement  |ours - FFmpeg's| of the clip averages
  */
 
 /**
  * @param {typeof import('../../packages/encoder/dist/metrics/index.js')} metrics
+ * @param {import('../../packages/encoder/dist/metrics/index.js').WasmKernels} wasm
  * @param {string} ffmpeg
  * @param {Input} input
  * @param {number} reps
  * @returns {SizeResult}
  */
-function measureSize(metrics, ffmpeg, input, reps) {
+function measureSize(metrics, wasm, ffmpeg, input, reps) {
   const refs = pictures(readFileSync(input.refFile), input)
   const dists = pictures(readFileSync(input.distFile), input)
   const n = input.frames
+  checkSameResults(metrics, wasm, refs, dists)
 
   /** @param {(ref: import('../../packages/encoder/dist/metrics/index.js').Picture, dist: import('../../packages/encoder/dist/metrics/index.js').Picture) => unknown} fn */
   const oursRun = (fn) => () => {
@@ -209,19 +216,23 @@ function measureSize(metrics, ffmpeg, input, reps) {
   const ffmpegRun = (threads) => () => (wallMs(ffmpegArgs(threads, METRICS_GRAPH)) - wallMs(ffmpegArgs(threads, NULL_GRAPH))) / n
 
   const variants = {
-    both: oursRun(metrics.computePsnrSsim),
-    psnr: oursRun(metrics.computePsnr),
-    ssim: oursRun(metrics.computeSsim),
+    both: oursRun((ref, dist) => metrics.measurePsnrSsim(ref, dist, wasm)),
+    psnr: oursRun((ref, dist) => metrics.measurePsnr(ref, dist, wasm)),
+    jsBoth: oursRun(metrics.computePsnrSsim),
+    jsPsnr: oursRun(metrics.computePsnr),
+    jsSsim: oursRun(metrics.computeSsim),
     ffmpegOne: ffmpegRun(ONE_THREAD),
     ffmpegDefault: ffmpegRun([]),
   }
   // Warm-up: JIT for ours, page cache for FFmpeg's reads.
   variants.both()
   variants.psnr()
-  variants.ssim()
+  variants.jsBoth()
+  variants.jsPsnr()
+  variants.jsSsim()
   wallMs(ffmpegArgs([], NULL_GRAPH))
   /** @type {Record<keyof typeof variants, number[]>} */
-  const times = { both: [], psnr: [], ssim: [], ffmpegOne: [], ffmpegDefault: [] }
+  const times = { both: [], psnr: [], jsBoth: [], jsPsnr: [], jsSsim: [], ffmpegOne: [], ffmpegDefault: [] }
   const names = /** @type {(keyof typeof variants)[]} */ (Object.keys(variants))
   for (let r = 0; r < reps; r++) {
     // Rotate the order per round so none always runs after the same neighbour.
@@ -232,22 +243,41 @@ function measureSize(metrics, ffmpeg, input, reps) {
   }
 
   return {
-    ours: { both: stat(times.both), psnr: stat(times.psnr), ssim: stat(times.ssim) },
+    ours: { both: stat(times.both), psnr: stat(times.psnr) },
+    js: { both: stat(times.jsBoth), psnr: stat(times.jsPsnr), ssim: stat(times.jsSsim) },
     ffmpeg: { oneThread: stat(times.ffmpegOne), defaultThreads: stat(times.ffmpegDefault) },
-    agreement: agreement(metrics, ffmpeg, inputs, refs, dists, METRICS_GRAPH),
+    agreement: agreement(metrics, wasm, ffmpeg, inputs, refs, dists, METRICS_GRAPH),
+  }
+}
+
+/**
+ * Untimed: the WebAssembly kernels give exactly the JavaScript kernels' numbers on every frame.
+ * @param {typeof import('../../packages/encoder/dist/metrics/index.js')} metrics
+ * @param {import('../../packages/encoder/dist/metrics/index.js').WasmKernels} wasm
+ * @param {import('../../packages/encoder/dist/metrics/index.js').Picture[]} refs
+ * @param {import('../../packages/encoder/dist/metrics/index.js').Picture[]} dists
+ */
+function checkSameResults(metrics, wasm, refs, dists) {
+  for (let f = 0; f < refs.length; f++) {
+    const ref = /** @type {*} */ (refs[f])
+    const dist = /** @type {*} */ (dists[f])
+    const w = JSON.stringify([metrics.measurePsnrSsim(ref, dist, wasm), metrics.measurePsnr(ref, dist, wasm)])
+    const j = JSON.stringify([metrics.computePsnrSsim(ref, dist), metrics.computePsnr(ref, dist)])
+    if (w !== j) throw new Error(`frame ${f}: the WebAssembly kernels give ${w}, the JavaScript ones ${j}`)
   }
 }
 
 /**
  * Untimed: FFmpeg's end-of-run averages (PSNR of the mean MSE, mean SSIM All) against ours.
  * @param {typeof import('../../packages/encoder/dist/metrics/index.js')} metrics
+ * @param {import('../../packages/encoder/dist/metrics/index.js').WasmKernels} wasm
  * @param {string} ffmpeg
  * @param {string[]} inputs
  * @param {import('../../packages/encoder/dist/metrics/index.js').Picture[]} refs
  * @param {import('../../packages/encoder/dist/metrics/index.js').Picture[]} dists
  * @param {string} graph
  */
-function agreement(metrics, ffmpeg, inputs, refs, dists, graph) {
+function agreement(metrics, wasm, ffmpeg, inputs, refs, dists, graph) {
   const log = runFfmpeg(ffmpeg, [...inputs, '-lavfi', graph, '-f', 'null', '-'], 'info')
   const psnrAvg = Number(/PSNR y:\S+ u:\S+ v:\S+ average:(\S+)/.exec(log)?.[1])
   const ssimAll = Number(/SSIM Y:.* All:(\S+)/.exec(log)?.[1])
@@ -255,7 +285,7 @@ function agreement(metrics, ffmpeg, inputs, refs, dists, graph) {
   let ssimSum = 0
   for (let f = 0; f < refs.length; f++) {
     const ref = /** @type {import('../../packages/encoder/dist/metrics/index.js').Picture} */ (refs[f])
-    const r = metrics.computePsnrSsim(ref, /** @type {*} */ (dists[f]))
+    const r = metrics.measurePsnrSsim(ref, /** @type {*} */ (dists[f]), wasm)
     // FFmpeg's summary is the PSNR of the mean mse_avg (it averages MSE, not dB).
     const [y, u, v] = ref.planes.map((p) => p.width * p.height)
     const total = (y ?? 0) + (u ?? 0) + (v ?? 0)
@@ -302,15 +332,20 @@ function printSize(input, r) {
   /** @param {Stat} s */
   const fmt = (s) => `${s.median.toFixed(2)} (${s.min.toFixed(2)})`
   const rows = [
-    ['ours: computePsnrSsim, 1 thread', fmt(r.ours.both)],
-    ['ours: computePsnr alone', fmt(r.ours.psnr)],
-    ['ours: computeSsim alone', fmt(r.ours.ssim)],
+    ['ours: PSNR+SSIM, wasm SIMD (the worker\'s path), 1 thread', fmt(r.ours.both)],
+    ['ours: PSNR alone, wasm SIMD', fmt(r.ours.psnr)],
+    ['ours: PSNR+SSIM, plain JS (computePsnrSsim, fallback)', fmt(r.js.both)],
+    ['ours: PSNR alone, plain JS (computePsnr)', fmt(r.js.psnr)],
+    ['ours: SSIM alone, plain JS (computeSsim)', fmt(r.js.ssim)],
     ['ffmpeg psnr+ssim filters, 1 filter thread', fmt(r.ffmpeg.oneThread)],
     [`ffmpeg psnr+ssim filters, default threads (${os.cpus().length} cores)`, fmt(r.ffmpeg.defaultThreads)],
   ]
   console.log(`${input.width}x${input.height} yuv420p, ${input.frames} frames           ms/frame`)
   for (const [label, value] of rows) console.log(`  ${(label ?? '').padEnd(58)} ${value}`)
-  const ratio = r.ours.both.median / r.ffmpeg.oneThread.median
-  console.log(`  ours / ffmpeg (1 thread, medians): ${ratio.toFixed(2)}×  (${ratio < 1 ? `${(1 / ratio).toFixed(2)}× faster` : `${ratio.toFixed(2)}× slower`})`)
+  /** @param {number} ratio */
+  const says = (ratio) => `${ratio.toFixed(2)}×  (${ratio < 1 ? `${(1 / ratio).toFixed(2)}× faster` : `${ratio.toFixed(2)}× slower`})`
+  console.log(`  ours, wasm SIMD / ffmpeg (1 thread, medians): ${says(r.ours.both.median / r.ffmpeg.oneThread.median)}`)
+  console.log(`  ours, plain JS / ffmpeg (1 thread, medians):  ${says(r.js.both.median / r.ffmpeg.oneThread.median)}`)
+  console.log('  wasm SIMD and plain JS results identical on every frame (checked, untimed)')
   console.log(`  agreement with FFmpeg's clip averages: PSNR ${r.agreement.psnrDb.toExponential(1)} dB, SSIM All ${r.agreement.ssim.toExponential(1)}\n`)
 }
