@@ -78,6 +78,17 @@ describe('mqa command line', () => {
     }
   })
 
+  it('inspect <URL> with nothing listening is one line naming the URL', async () => {
+    const { createServer } = await import('node:net')
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const port = (probe.address() as { port: number }).port
+    await new Promise<void>((resolve) => probe.close(() => resolve())) // now surely closed
+    const r = mqa(['inspect', `http://127.0.0.1:${port}/x.m3u8`])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toBe(`mqa inspect: cannot GET http://127.0.0.1:${port}/x.m3u8: ECONNREFUSED\n`)
+  })
+
   it('names a port that is already taken, in one line, and leaves nothing running', async () => {
     const { createServer } = await import('node:net')
     const taken = createServer()

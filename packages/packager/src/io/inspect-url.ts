@@ -12,7 +12,14 @@ export interface InspectedSegment {
 /** `mqa inspect <playlist URL>`: the decoded CMSD of every segment of an HLS media playlist (HEAD requests). */
 export async function inspectPlaylistUrl(url: string, options: { timeoutMs?: number } = {}): Promise<{ mediaSequence: number; segments: InspectedSegment[] }> {
   const timeout = options.timeoutMs ?? 5000
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeout) })
+  let res: Response
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(timeout) })
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, a timeout, DNS) is in its cause.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause
+    throw new InspectError(`cannot GET ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err })
+  }
   if (!res.ok) throw new InspectError(`GET ${url} answered ${res.status}`)
   let playlist: HLS.types.Playlist
   try {
