@@ -41,6 +41,8 @@ export interface PackagerCoreOptions {
   readonly now?: () => number
   /** Writes the CMAF media segment of a closed segment (plugged in by the CMAF writer). */
   readonly cmaf?: CmafWriter | undefined
+  /** The last segment number already published (restored from --out-dir): numbering goes on after it. */
+  readonly resumeAfter?: number | undefined
 }
 
 export interface CmafWriter {
@@ -176,7 +178,7 @@ export class PackagerCore {
       this.#rate = parseFrameRate(String(Math.round((90000 / step) * 1000) / 1000))
     }
     const segmentFrames = Math.round((this.#o.segmentSeconds * this.#rate.num) / this.#rate.den)
-    this.#segmenter = new Segmenter({ codec: this.#codec ?? 'h264', rate: this.#rate, segmentFrames: Math.max(1, segmentFrames) })
+    this.#segmenter = new Segmenter({ codec: this.#codec ?? 'h264', rate: this.#rate, segmentFrames: Math.max(1, segmentFrames), resumeAfter: this.#o.resumeAfter })
     return true
   }
 

@@ -1,6 +1,7 @@
 import { type FrameRate, type VideoCodec } from '@mqa/common'
 import { type PublishedSegment } from './packager.js'
-import { buildDashMpd, buildHlsMediaPlaylist, nextDiscontinuitySequence } from './playlist/index.js'
+import { type DashPeriod, buildDashMpd, buildHlsMediaPlaylist, nextDiscontinuitySequence } from './playlist/index.js'
+import { segmentsPerDay } from './segmenter.js'
 
 /** What the service knows when a playlist is asked for. */
 export interface PlaylistInputs {
@@ -15,8 +16,26 @@ export interface PlaylistInputs {
   readonly discontinuitySequence: number
   /** The CMAF video track for DASH, and the first full segment published (the DASH anchor). */
   readonly video?: { readonly codecs: string; readonly width: number; readonly height: number } | undefined
-  readonly dashAnchor?: { readonly number: number; readonly startPtsTicks: number; readonly availableAtMs: number } | undefined
+  readonly dashAnchor?: DashAnchor | undefined
+  /** DASH Periods (a new one after each break in the timestamps), oldest first; absent: one from dashAnchor. */
+  readonly dashPeriods?: readonly DashPeriodState[] | undefined
+  /**
+   * UTC midnight of epoch 0's day (EXT-X-PROGRAM-DATE-TIME), fixed for the packager's life so
+   * dates never move when the window slides past midnight; default from the first segment.
+   */
+  readonly dayStartMs?: number | undefined
   readonly nowMs: number
+}
+
+export interface DashAnchor {
+  readonly number: number
+  readonly startPtsTicks: number
+  readonly availableAtMs: number
+}
+
+/** A DASH Period as the service tracks it: the Period, and the last number published in it so far. */
+export interface DashPeriodState extends DashPeriod {
+  readonly lastNumber: number
 }
 
 export type PlaylistKind = 'hls-ts' | 'hls-cmaf' | 'dash'
@@ -31,6 +50,28 @@ export function utcDayStart(ms: number): number {
   return ms - (ms % 86_400_000)
 }
 
+/** D: frames per segment. */
+export function segmentFramesOf(segmentSeconds: number, rate: FrameRate): number {
+  return Math.max(1, Math.round((segmentSeconds * rate.num) / rate.den))
+}
+
+/** D in 90 kHz ticks: 180000 for 2 s at 25 fps, 180180 for 60 frames at 29.97. */
+export function segmentTicksOf(segmentSeconds: number, rate: FrameRate): number {
+  return Math.round((segmentFramesOf(segmentSeconds, rate) * 90000 * rate.den) / rate.num)
+}
+
+/**
+ * UTC midnight of epoch 0's day for a segment: the latest day that puts its first frame's time of
+ * day (epoch k adding k days) no later than an hour after it became available. A segment
+ * published just after midnight with a timecode of 23:59:58 belongs to the day before, and clocks
+ * may disagree by up to an hour.
+ */
+export function nearestDayStartMs(segment: Pick<PublishedSegment, 'number' | 'firstFrameIndex' | 'availableAtMs'>, rate: FrameRate, segmentSeconds: number): number {
+  const epoch = Math.floor(segment.number / segmentsPerDay(rate, segmentFramesOf(segmentSeconds, rate)))
+  const mediaMs = programDateTimeMs(segment.firstFrameIndex, rate, epoch * 86_400_000)
+  return Math.floor((segment.availableAtMs - mediaMs + 3_600_000) / 86_400_000) * 86_400_000
+}
+
 export { nextDiscontinuitySequence }
 
 /**
@@ -39,14 +80,25 @@ export { nextDiscontinuitySequence }
  * frames with the same dates.
  */
 export function renderPlaylist(kind: PlaylistKind, inputs: PlaylistInputs, options: { timeUrl: string }): string | undefined {
-  const segs = inputs.segments
-  const first = segs[0]!
-  const day = utcDayStart(first.availableAtMs)
-  const segmentTicks = Math.round((inputs.segmentSeconds * 90000))
+  // Numbers only increase (the segmenter's epochs, the store); should a window ever go back, its
+  // newest run is published rather than nothing.
+  let from = 0
+  inputs.segments.forEach((s, i) => {
+    if (i > 0 && s.number <= inputs.segments[i - 1]!.number) from = i
+  })
+  const segs = inputs.segments.slice(from)
+  const first = segs[0]
+  if (!first) return undefined
+  const day = inputs.dayStartMs ?? nearestDayStartMs(first, inputs.rate, inputs.segmentSeconds)
+  const perDay = segmentsPerDay(inputs.rate, segmentFramesOf(inputs.segmentSeconds, inputs.rate))
+  const segmentTicks = segmentTicksOf(inputs.segmentSeconds, inputs.rate)
   if (kind === 'dash') {
     if (!inputs.video || !inputs.dashAnchor) return undefined
     const maxBytes = Math.max(...segs.map((s) => s.cmaf?.length ?? s.ts.length))
+    // Periods that still have a segment in the window (the last one always).
+    const periods = inputs.dashPeriods?.filter((p, i, all) => i === all.length - 1 || p.lastNumber >= first.number)
     return buildDashMpd({
+      ...(periods && periods.length ? { periods } : {}),
       startNumber: inputs.dashAnchor.number,
       startTicks: inputs.dashAnchor.startPtsTicks,
       startAvailableAtMs: inputs.dashAnchor.availableAtMs,
@@ -63,7 +115,8 @@ export function renderPlaylist(kind: PlaylistKind, inputs: PlaylistInputs, optio
       number: s.number,
       durationMs: s.durationMs,
       uri: kind === 'hls-cmaf' ? `../cmaf/${s.number}.m4s` : `${s.number}.ts`,
-      programDateTimeMs: programDateTimeMs(s.firstFrameIndex, inputs.rate, day),
+      // Epoch k (midnight wraps and restarts, see segmentsPerDay) is k days on from epoch 0's day.
+      programDateTimeMs: programDateTimeMs(s.firstFrameIndex, inputs.rate, day + Math.floor(s.number / perDay) * 86_400_000),
       discontinuity: s.discontinuity,
     })),
     targetDurationS: Math.round(inputs.segmentSeconds),

@@ -8,6 +8,7 @@ import {
   aggregateScores,
   isKeyframeNal,
   readMqaRecords,
+  framesPerDay,
   splitAnnexB,
   timecodeToFrameIndex,
 } from '@mqa/common'
@@ -72,6 +73,10 @@ export interface SegmenterStats {
   seiErrors: number
   segments: number
   discontinuities: number
+  /** Times the timecode wrapped at midnight (the day went on: numbers continue, see segmentsPerDay). */
+  midnightWraps: number
+  /** Times the timecode went back for another reason (an encoder or source restart): a new epoch. */
+  restarts: number
 }
 
 export interface SegmenterOptions {
@@ -79,6 +84,21 @@ export interface SegmenterOptions {
   readonly rate: FrameRate
   /** D: frames per segment on the shared grid. */
   readonly segmentFrames: number
+  /**
+   * The last segment number already published (a packager restarted with --out-dir): new numbers
+   * must come after it, so a timecode that is not past it starts the next epoch.
+   */
+  readonly resumeAfter?: number | undefined
+}
+
+/**
+ * S: segment numbers per timecode day, ceil(24 h of nominal frames / D). A timecode is a time of
+ * day, so the grid number floor(F / D) starts again at 0 every midnight; the packager numbers
+ * segment `floor(F / D) + k·S`, k counting the epochs (midnight wraps and restarts) it has seen,
+ * so numbers keep increasing and `n mod S` is still the day's grid number (docs/wire-format.md).
+ */
+export function segmentsPerDay(rate: FrameRate, segmentFrames: number): number {
+  return Math.ceil(framesPerDay(rate, false) / segmentFrames)
 }
 
 /**
@@ -89,7 +109,7 @@ export interface SegmenterOptions {
  * discontinuous. Pure: the ingest pushes access units and audio frames, closed segments come out.
  */
 export class Segmenter {
-  readonly stats: SegmenterStats = { frames: 0, framesWithoutRecord: 0, framesWithoutTimecode: 0, framesDropped: 0, seiErrors: 0, segments: 0, discontinuities: 0 }
+  readonly stats: SegmenterStats = { frames: 0, framesWithoutRecord: 0, framesWithoutTimecode: 0, framesDropped: 0, seiErrors: 0, segments: 0, discontinuities: 0, midnightWraps: 0, restarts: 0 }
   readonly #o: SegmenterOptions
   #current:
     | {
@@ -108,10 +128,30 @@ export class Segmenter {
   /** Offset to turn a PTS-derived index into a timecode-derived one, when a frame has no tc. */
   #ptsOffset: number | undefined
   readonly #frameTicks: number
+  /** k: epochs seen (midnight wraps and restarts); positions are F + k·S·D. */
+  #epoch = 0
+  /** S·D: frames one epoch moves positions on. */
+  readonly #epochFrames: number
+  readonly #halfDayFrames: number
+  /** The first segment after a resume continues a published window. */
+  readonly #resumed: boolean
 
   constructor(options: SegmenterOptions) {
     this.#o = options
     this.#frameTicks = Math.round((90000 * options.rate.den) / options.rate.num)
+    const S = segmentsPerDay(options.rate, options.segmentFrames)
+    this.#epochFrames = S * options.segmentFrames
+    this.#halfDayFrames = framesPerDay(options.rate, false) / 2
+    this.#resumed = options.resumeAfter !== undefined
+    if (options.resumeAfter !== undefined) {
+      this.#epoch = Math.floor(options.resumeAfter / S)
+      this.#lastClosedNumber = options.resumeAfter
+    }
+  }
+
+  /** k: the epochs seen so far (midnight wraps and restarts). */
+  get epoch(): number {
+    return this.#epoch
   }
 
   /** The segment being built (low-latency serving), as number and frames so far. */
@@ -150,14 +190,34 @@ export class Segmenter {
     }
     const keyFrame = nals.some((n) => isKeyframeNal(codec, n.type))
     const D = this.#o.segmentFrames
-    const n = Math.floor(frameIndex / D)
+    const dayIndex = frameIndex
+    // Positions, not time-of-day indices, are compared and numbered: F + k·S·D keeps increasing
+    // across midnight and restarts (see segmentsPerDay).
+    let pos = dayIndex + this.#epoch * this.#epochFrames
     // Decode order is not presentation order (B-frames): compare with the highest index seen, and
     // only a jump forward past a segment or backward past any reorder depth is a discontinuity.
     const last = this.#lastFrameIndex
+    const floor = this.#lastFrameIndex === undefined && this.#lastClosedNumber !== undefined ? (this.#lastClosedNumber + 1) * D : undefined
+    if ((last !== undefined && pos < last - MAX_REORDER_FRAMES) || (floor !== undefined && pos < floor - MAX_REORDER_FRAMES)) {
+      // The timecode went back. From late in the day to early in it is midnight: the day goes on.
+      // Anything else (an encoder or source restart) is a new epoch too, with a discontinuity:
+      // numbers stay on the day's grid (n mod S) and never repeat one already published.
+      const reference = last ?? floor!
+      const wrap = reference - pos > this.#halfDayFrames
+      this.#epoch++
+      pos += this.#epochFrames
+      if (wrap) this.stats.midnightWraps++
+      else {
+        this.stats.restarts++
+        this.#pendingDiscontinuity = true
+      }
+    }
+    frameIndex = pos
+    const n = Math.floor(frameIndex / D)
     if (last !== undefined && (frameIndex > last + D || frameIndex < last - MAX_REORDER_FRAMES)) this.#pendingDiscontinuity = true
     if (last === undefined || frameIndex > last || this.#pendingDiscontinuity) this.#lastFrameIndex = frameIndex
     const sample: MediaSample = { dtsTicks: au.dtsTicks, ptsTicks: au.ptsTicks, durationTicks: this.#frameTicks, data: au.data, keyFrame }
-    const entry: FrameEntry = { frameIndex, record, sample }
+    const entry: FrameEntry = { frameIndex: dayIndex, record, sample }
 
     const cur = this.#current
     if (cur && n === cur.number && !this.#pendingDiscontinuity) {
@@ -173,7 +233,7 @@ export class Segmenter {
       const discontinuity = this.#pendingDiscontinuity || late || (this.#lastClosedNumber !== undefined && n !== this.#lastClosedNumber + 1)
       if (discontinuity) this.stats.discontinuities++
       this.#pendingDiscontinuity = false
-      this.#current = { number: n, frames: [entry], firstFrameIndex: frameIndex, tsStart: au.tsOffset, keyFrameNals: nals, discontinuity: discontinuity && this.stats.segments > 0 }
+      this.#current = { number: n, frames: [entry], firstFrameIndex: dayIndex, tsStart: au.tsOffset, keyFrameNals: nals, discontinuity: discontinuity && (this.stats.segments > 0 || this.#resumed) }
     } else {
       this.stats.framesDropped++
       if (this.#lastClosedNumber !== undefined) this.#pendingDiscontinuity = true

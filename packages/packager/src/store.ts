@@ -9,6 +9,8 @@ export class SegmentStore {
   readonly #window: number
   readonly #segments = new Map<number, PublishedSegment>()
   #order: number[] = []
+  /** Segments refused because their number did not come after the latest (numbers only increase). */
+  refused = 0
 
   constructor(window: number) {
     if (!Number.isInteger(window) || window < 1) throw new RangeError(`window must be a positive integer, got ${window}`)
@@ -19,9 +21,17 @@ export class SegmentStore {
     return this.#window
   }
 
-  /** Add a segment; returns the segments that left the window. A number already published is kept as it was. */
+  /**
+   * Add a segment; returns the segments that left the window. A number already published is kept
+   * as it was, and a number not after the latest is refused (counted): HLS needs media sequence
+   * numbers that never go back (the segmenter's epochs make sure they do not).
+   */
   add(segment: PublishedSegment): PublishedSegment[] {
-    if (this.#segments.has(segment.number)) return []
+    const latest = this.#order.at(-1)
+    if (this.#segments.has(segment.number) || (latest !== undefined && segment.number <= latest)) {
+      this.refused++
+      return []
+    }
     this.#segments.set(segment.number, segment)
     this.#order.push(segment.number)
     const evicted: PublishedSegment[] = []

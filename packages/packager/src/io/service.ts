@@ -5,7 +5,7 @@ import { type FrameRate, type Logger, CmsdStreamingFormat, ErrorWindow, silentLo
 import { segmentCmsd } from '../cmsd-headers.js'
 import { createCmafWriter } from '../cmaf/writer.js'
 import { type CmafWriter, PackagerCore, type PublishedSegment } from '../packager.js'
-import { type PlaylistInputs, nextDiscontinuitySequence, renderPlaylist } from '../playlists.js'
+import { type DashPeriodState, type PlaylistInputs, type PlaylistKind, nearestDayStartMs, nextDiscontinuitySequence, renderPlaylist, segmentFramesOf, segmentTicksOf } from '../playlists.js'
 import { SegmentStore } from '../store.js'
 import { type HttpCounters, type Reply, startHttp } from '@mqa/http'
 import { openIngest } from './ingest.js'
@@ -66,7 +66,6 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     },
     segment: (segment, sequence) => writer.segment(segment, sequence),
   }
-  const core = new PackagerCore({ segmentSeconds: o.segmentSeconds, rate: o.rate, cmaf, now })
   const store = new SegmentStore(o.window)
   const counters: HttpCounters = { requests: 0, byStatus: {}, rejected: 0 }
   const errors = new ErrorWindow(10_000)
@@ -79,6 +78,8 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   let restoredVideo: PlaylistInputs['video']
   let restoredRate: FrameRate | undefined
   if (o.outDir) restore(o.outDir)
+  // Numbering goes on after what was published before a restart (see Segmenter resumeAfter).
+  const core = new PackagerCore({ segmentSeconds: o.segmentSeconds, rate: o.rate, cmaf, now, resumeAfter: store.latest()?.number })
   const initSegment = () => core.initSegment ?? restoredInit
 
   /** Low-latency responses streaming the open segment: woken after every ingest push. */
@@ -89,13 +90,57 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
 
   let discontinuitySequence = 0
   let dashAnchor: PlaylistInputs['dashAnchor']
+  let dashPeriods: DashPeriodState[] = []
+  let dayStartMs: number | undefined
+  /** The last playlist text of each kind that could be built, served should a build fail. */
+  const lastGood = new Map<PlaylistKind, string>()
+
+  /**
+   * DASH: the first whole segment on the grid anchors the MPD (AST, Period 0). A later segment
+   * whose first PTS is not where the current Period puts its number (a restart, a PTS jump, a
+   * short segment before it) starts a new Period, so number n always maps to its own media time.
+   */
+  function trackDash(s: PublishedSegment): void {
+    const rate = core.rate ?? restoredRate
+    if (!s.cmaf || !rate) return
+    const D = segmentFramesOf(o.segmentSeconds, rate)
+    const ticks = segmentTicksOf(o.segmentSeconds, rate)
+    const segmentMs = (ticks * 1000) / 90000
+    const current = dashPeriods.at(-1)
+    const onGrid = s.firstFrameIndex % D === 0
+    if (!dashAnchor || !current) {
+      if (!onGrid) return
+      dashAnchor = { number: s.number, startPtsTicks: s.startPtsTicks, availableAtMs: s.availableAtMs }
+      dashPeriods = [{ id: '0', startNumber: s.number, startTicks: s.startPtsTicks, startMs: 0, lastNumber: s.number }]
+      return
+    }
+    const expectedTicks = current.startTicks + (s.number - current.startNumber) * ticks
+    const frameTicks = (90000 * rate.den) / rate.num
+    if (Math.abs(s.startPtsTicks - expectedTicks) <= frameTicks / 2 || !onGrid) {
+      dashPeriods[dashPeriods.length - 1] = { ...current, lastNumber: s.number }
+      return
+    }
+    const ast = Math.ceil(dashAnchor.availableAtMs - segmentMs)
+    const endOfCurrent = current.startMs + (current.lastNumber - current.startNumber + 1) * segmentMs
+    const startMs = Math.round(Math.max(endOfCurrent, s.availableAtMs - segmentMs - ast))
+    dashPeriods[dashPeriods.length - 1] = { ...current, durationMs: startMs - current.startMs }
+    dashPeriods.push({ id: String(Number(current.id) + 1), startNumber: s.number, startTicks: s.startPtsTicks, startMs, lastNumber: s.number })
+    // Periods are dropped once all their segments have left the window (the last one stays).
+    const oldest = store.list()[0]?.number ?? s.number
+    dashPeriods = dashPeriods.filter((p, i) => i === dashPeriods.length - 1 || p.lastNumber >= oldest)
+  }
 
   function publish(s: PublishedSegment): void {
-    const rate = core.rate
-    if (!dashAnchor && s.cmaf && rate && !s.discontinuity && s.firstFrameIndex % Math.round((o.segmentSeconds * rate.num) / rate.den) === 0) {
-      dashAnchor = { number: s.number, startPtsTicks: s.startPtsTicks, availableAtMs: s.availableAtMs }
-    }
+    const before = store.latest()
     const gone = store.add(s)
+    if (store.latest() === before) {
+      const r = errors.record('ERR_SEGMENT_ORDER')
+      if (r) log.warn('segment refused: its number does not come after the latest published', { sn: s.number, latest: before?.number, total: r.total })
+      return
+    }
+    trackDash(s)
+    const rate = core.rate ?? restoredRate
+    if (dayStartMs === undefined && rate) dayStartMs = nearestDayStartMs(s, rate, o.segmentSeconds)
     discontinuitySequence = nextDiscontinuitySequence(discontinuitySequence, gone)
     for (const g of gone) if (o.outDir) forget(o.outDir, g.number)
     if (o.outDir) persist(o.outDir, s)
@@ -141,6 +186,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     const rate = core.rate ?? restoredRate
     const segments = store.list()
     if (!rate || segments.length === 0) return undefined
+    dayStartMs ??= nearestDayStartMs(segments[0]!, rate, o.segmentSeconds)
     return {
       segments,
       rate,
@@ -152,6 +198,8 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       discontinuitySequence,
       video: core.videoTrack ?? restoredVideo,
       dashAnchor,
+      dashPeriods,
+      dayStartMs,
       nowMs: now(),
     }
   }
@@ -235,7 +283,17 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       if (!inputs) return notYet()
       const kind = path === '/hls/index.m3u8' ? 'hls-ts' : path === '/hls/cmaf.m3u8' ? 'hls-cmaf' : 'dash'
       if (kind !== 'hls-ts' && !inputs.hasInit) return notYet()
-      const body = renderPlaylist(kind, inputs, { timeUrl: '/api/time' })
+      let body: string | undefined
+      try {
+        body = renderPlaylist(kind, inputs, { timeUrl: '/api/time' })
+        if (body !== undefined) lastGood.set(kind, body)
+      } catch (err) {
+        // A playlist that cannot be built is a bug to report, never a 500 for ever after: the
+        // last good one is served meanwhile (its segments are still in the window or 404 cleanly).
+        const r = errors.record('ERR_PLAYLIST')
+        if (r) log.error('cannot build a playlist', { kind, error: (err as Error).message, total: r.total })
+        body = lastGood.get(kind)
+      }
       if (body === undefined) return notYet()
       return { status: 200, headers: { 'Content-Type': kind === 'dash' ? TYPES.mpd : TYPES.m3u8, 'Cache-Control': PLAYLIST_CACHE }, body }
     }
@@ -255,7 +313,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       input: o.input,
       inputEnded,
       ingest: core.ingest,
-      segmenter: core.segmenter ? { ...core.segmenter.stats } : undefined,
+      segmenter: core.segmenter ? { ...core.segmenter.stats, epoch: core.segmenter.epoch, refusedSegments: store.refused } : undefined,
       http: counters,
       window: store.list().map((s) => ({
         number: s.number,

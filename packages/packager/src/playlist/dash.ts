@@ -1,7 +1,8 @@
 import { ErrorCode, MqaError } from '@mqa/common'
 
 /**
- * The live DASH manifest (ISO/IEC 23009-1, DASH-IF IOP): one dynamic MPD, one Period, a video
+ * The live DASH manifest (ISO/IEC 23009-1, DASH-IF IOP): one dynamic MPD, a Period per stretch of
+ * continuous timestamps (one, until a discontinuity), a video
  * AdaptationSet and an audio one when there is audio, each with a number-based SegmentTemplate
  * (`$Number$`, constant `duration`). Pure: every time is passed in.
  *
@@ -22,9 +23,25 @@ import { ErrorCode, MqaError } from '@mqa/common'
  * time PTO + (n − startNumber)·D is segment n's own PTS (the CMAF writer keeps the MPEG-TS PTS,
  * and segments on the grid are D apart). AST is rounded up to the ms: a client may then see a
  * segment up to 1 ms late, never early.
- * This holds while timestamps stay continuous: after a discontinuity (encoder restart, PTS jump)
- * the mapping needs a new Period (or a new MPD with new start values).
+ * This holds while timestamps stay continuous: after a discontinuity (encoder restart, PTS jump,
+ * a short last segment of the day) the mapping needs a new Period: pass `periods`, each with its
+ * own startNumber and presentationTimeOffset and a Period@start after AST (which stays the first
+ * anchor's, so it never changes across MPD updates). Period k+1 starts where its first segment
+ * becomes available (availableAt − D − AST), never before Period k's last segment ends.
  */
+
+/** One Period of a multi-Period MPD (after discontinuities), oldest first. */
+export interface DashPeriod {
+  readonly id: string
+  /** SegmentTemplate@startNumber: this Period's first segment number. */
+  readonly startNumber: number
+  /** @presentationTimeOffset: that segment's first PTS, in `timescale` units. */
+  readonly startTicks: number
+  /** Period@start in ms after availabilityStartTime. */
+  readonly startMs: number
+  /** Period@duration, for every Period but the last (up to the next one's start). */
+  readonly durationMs?: number | undefined
+}
 
 export interface DashVideoOptions {
   /** RFC 6381, e.g. avc1.64001f or hvc1.1.6.L93.B0. */
@@ -91,6 +108,11 @@ export interface DashMpdOptions extends DashTimingOptions {
    * mediaPresentationDuration and no minimumUpdatePeriod, so clients stop at the end.
    */
   readonly endNumber?: number | undefined
+  /**
+   * The Periods of the window (after discontinuities), oldest first. Absent: one Period at PT0S
+   * from `startNumber`/`startTicks`. AST is always from `startAvailableAtMs`.
+   */
+  readonly periods?: readonly DashPeriod[] | undefined
 }
 
 export const DASH_PROFILES = 'urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019'
@@ -112,8 +134,19 @@ export function buildDashMpd(options: DashMpdOptions): string {
   checkInteger('startNumber', options.startNumber, 0)
   checkInteger('startTicks', options.startTicks, 0)
   checkInteger('windowSegments', options.windowSegments, 1)
-  if (options.endNumber !== undefined) checkInteger('endNumber', options.endNumber, options.startNumber)
   const segmentMs = (options.segmentDurationTicks * 1000) / timescale
+  const periods: readonly DashPeriod[] = options.periods ?? [{ id: '0', startNumber: options.startNumber, startTicks: options.startTicks, startMs: 0 }]
+  if (periods.length === 0) throw new MqaError(ErrorCode.VALUE_RANGE, 'DASH MPD: no Period')
+  periods.forEach((p, i) => {
+    checkInteger('Period startNumber', p.startNumber, 0)
+    checkInteger('Period startTicks', p.startTicks, 0)
+    const previous = periods[i - 1]
+    if (!(p.startMs >= 0) || (previous && (p.startNumber <= previous.startNumber || p.startMs < previous.startMs))) {
+      throw new MqaError(ErrorCode.VALUE_RANGE, `DASH MPD: Period ${p.id} (start ${p.startMs} ms, number ${p.startNumber}) does not follow the one before it`)
+    }
+  })
+  const lastPeriod = periods.at(-1)!
+  if (options.endNumber !== undefined) checkInteger('endNumber', options.endNumber, lastPeriod.startNumber)
 
   const mpd: Attrs = [
     ['xmlns', 'urn:mpeg:dash:schema:mpd:2011'],
@@ -125,7 +158,7 @@ export function buildDashMpd(options: DashMpdOptions): string {
   if (options.endNumber === undefined) {
     mpd.push(['minimumUpdatePeriod', xsDuration(options.minimumUpdatePeriodMs ?? segmentMs)])
   } else {
-    mpd.push(['mediaPresentationDuration', xsDuration((options.endNumber - options.startNumber + 1) * segmentMs)])
+    mpd.push(['mediaPresentationDuration', xsDuration(lastPeriod.startMs + (options.endNumber - lastPeriod.startNumber + 1) * segmentMs)])
   }
   mpd.push(
     ['timeShiftBufferDepth', xsDuration(options.windowSegments * segmentMs)],
@@ -134,21 +167,31 @@ export function buildDashMpd(options: DashMpdOptions): string {
     ['minBufferTime', xsDuration(options.minBufferTimeMs ?? segmentMs)],
   )
 
-  const template = (initialization: string, media: string): string =>
+  const template = (period: DashPeriod, initialization: string, media: string): string =>
     element('SegmentTemplate', [
       ['timescale', timescale],
       ['duration', options.segmentDurationTicks],
-      ['startNumber', options.startNumber],
-      ['presentationTimeOffset', options.startTicks],
+      ['startNumber', period.startNumber],
+      ['presentationTimeOffset', period.startTicks],
       ['initialization', initialization],
       ['media', media],
     ])
 
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', open('MPD', mpd)]
+  for (const period of periods) lines.push(...periodLines(period, options, template))
+  lines.push(
+    `  ${element('UTCTiming', [['schemeIdUri', DASH_UTC_TIMING_HTTP_ISO], ['value', options.utcTimingUrl]])}`,
+    '</MPD>',
+  )
+  return `${lines.join('\n')}\n`
+}
+
+function periodLines(period: DashPeriod, options: DashMpdOptions, template: (period: DashPeriod, initialization: string, media: string) => string): string[] {
+  const attrs: Attrs = [['id', period.id], ['start', xsDuration(period.startMs)]]
+  if (period.durationMs !== undefined) attrs.push(['duration', xsDuration(period.durationMs)])
   const v = options.video
   const lines = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    open('MPD', mpd),
-    `  ${open('Period', [['id', '0'], ['start', 'PT0S']])}`,
+    `  ${open('Period', attrs)}`,
     `    ${open('AdaptationSet', [
       ['id', 0],
       ['contentType', 'video'],
@@ -160,7 +203,7 @@ export function buildDashMpd(options: DashMpdOptions): string {
       ['segmentAlignment', 'true'],
       ['startWithSAP', 1],
     ])}`,
-    `      ${template(v.initialization ?? '../cmaf/init.mp4', v.media ?? '../cmaf/$Number$.m4s')}`,
+    `      ${template(period, v.initialization ?? '../cmaf/init.mp4', v.media ?? '../cmaf/$Number$.m4s')}`,
     `      ${element('Representation', [['id', 'video'], ['bandwidth', v.bandwidthBps]])}`,
     '    </AdaptationSet>',
   ]
@@ -178,17 +221,13 @@ export function buildDashMpd(options: DashMpdOptions): string {
         ['startWithSAP', 1],
       ])}`,
       `      ${element('AudioChannelConfiguration', [['schemeIdUri', AUDIO_CHANNEL_SCHEME], ['value', a.channels]])}`,
-      `      ${template(a.initialization, a.media)}`,
+      `      ${template(period, a.initialization, a.media)}`,
       `      ${element('Representation', [['id', 'audio'], ['bandwidth', a.bandwidthBps]])}`,
       '    </AdaptationSet>',
     )
   }
-  lines.push(
-    '  </Period>',
-    `  ${element('UTCTiming', [['schemeIdUri', DASH_UTC_TIMING_HTTP_ISO], ['value', options.utcTimingUrl]])}`,
-    '</MPD>',
-  )
-  return `${lines.join('\n')}\n`
+  lines.push('  </Period>')
+  return lines
 }
 
 type Attrs = [name: string, value: string | number][]
