@@ -130,7 +130,7 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
     throw new InputError(`input ${JSON.stringify(spec)} does not say its frame rate: give --fps`)
   }
   let closing: Promise<void> | undefined
-  const close = () => (closing ??= closeSource())
+  const close = () => (closing ??= closeSource().then(() => releaseGovernor(feed)))
   return {
     kind,
     demuxer,
@@ -190,4 +190,16 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
       out.end() // the demuxer then reads end-of-stream instead of waiting for bytes
     },
   }
+}
+
+/**
+ * beamcoder's demuxerStream hands each written chunk to a native queue on a libuv thread, and a
+ * write blocks that thread while the queue is full; the queue is released only by the stream's
+ * 'finish', which Node emits only once every write has returned. A stopped encoder reads no more,
+ * so the writes never return, the thread stays blocked, and process exit then waits for it for
+ * ever (libuv joins its threads). Emitting 'finish' ourselves quits the queue and frees them.
+ */
+function releaseGovernor(feed: unknown): void {
+  const ds = (feed as { ds?: { emit(event: string): unknown } } | undefined)?.ds
+  ds?.emit('finish')
 }
