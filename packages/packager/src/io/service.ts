@@ -77,6 +77,9 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   let restoredInit: Uint8Array | undefined
   let restoredVideo: PlaylistInputs['video']
   let restoredRate: FrameRate | undefined
+  // The DASH anchor and Periods (persisted with --out-dir: the MPD must come back with the window).
+  let dashAnchor: PlaylistInputs['dashAnchor']
+  let dashPeriods: DashPeriodState[] = []
   if (o.outDir) restore(o.outDir)
   // Numbering goes on after what was published before a restart (see Segmenter resumeAfter).
   const core = new PackagerCore({ segmentSeconds: o.segmentSeconds, rate: o.rate, cmaf, now, resumeAfter: store.latest()?.number })
@@ -89,8 +92,6 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   }
 
   let discontinuitySequence = 0
-  let dashAnchor: PlaylistInputs['dashAnchor']
-  let dashPeriods: DashPeriodState[] = []
   let dayStartMs: number | undefined
   /** The last playlist text of each kind that could be built, served should a build fail. */
   const lastGood = new Map<PlaylistKind, string>()
@@ -138,7 +139,9 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       if (r) log.warn('segment refused: its number does not come after the latest published', { sn: s.number, latest: before?.number, total: r.total })
       return
     }
+    const dashBefore = JSON.stringify([dashAnchor, dashPeriods])
     trackDash(s)
+    if (o.outDir && JSON.stringify([dashAnchor, dashPeriods]) !== dashBefore) persistDash(o.outDir)
     const rate = core.rate ?? restoredRate
     if (dayStartMs === undefined && rate) dayStartMs = nearestDayStartMs(s, rate, o.segmentSeconds)
     discontinuitySequence = nextDiscontinuitySequence(discontinuitySequence, gone)
@@ -376,6 +379,17 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     }
   }
 
+  function persistDash(dir: string): void {
+    try {
+      mkdirSync(dir, { recursive: true })
+      writeFileSync(join(dir, 'dash.json.tmp'), JSON.stringify({ anchor: dashAnchor, periods: dashPeriods }))
+      renameSync(join(dir, 'dash.json.tmp'), join(dir, 'dash.json'))
+    } catch (err) {
+      const r = errors.record('ERR_OUT_DIR')
+      if (r) log.warn('cannot write the DASH anchor to --out-dir', { error: (err as Error).message })
+    }
+  }
+
   function forget(dir: string, n: number): void {
     for (const ext of ['ts', 'm4s', 'json']) {
       try {
@@ -402,6 +416,9 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     for (const n of numbers) {
       try {
         const meta = JSON.parse(readFileSync(join(dir, `${n}.json`), 'utf8')) as Omit<PublishedSegment, 'ts' | 'cmaf'>
+        if (meta.number !== n || !(meta.durationMs > 0) || !Number.isSafeInteger(meta.firstFrameIndex) || !Number.isSafeInteger(meta.startPtsTicks)) {
+          throw new Error(`${n}.json does not describe segment ${n}`)
+        }
         const ts = new Uint8Array(readFileSync(join(dir, `${n}.ts`)))
         const cmaf = existsSync(join(dir, `${n}.m4s`)) ? new Uint8Array(readFileSync(join(dir, `${n}.m4s`))) : undefined
         store.add({ ...meta, ts, cmaf })
@@ -419,6 +436,16 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       restoredVideo = JSON.parse(readFileSync(join(dir, 'init.json'), 'utf8')) as PlaylistInputs['video']
     } catch {
       // no CMAF yet: the next segments make it
+    }
+    try {
+      const dash = JSON.parse(readFileSync(join(dir, 'dash.json'), 'utf8')) as { anchor?: PlaylistInputs['dashAnchor']; periods?: DashPeriodState[] }
+      const oldest = store.list()[0]?.number
+      if (dash.anchor && Array.isArray(dash.periods) && dash.periods.length > 0 && oldest !== undefined) {
+        dashAnchor = dash.anchor
+        dashPeriods = dash.periods.filter((p, i, all) => i === all.length - 1 || p.lastNumber >= oldest)
+      }
+    } catch {
+      // no DASH anchor saved (no whole CMAF segment yet): the next one makes it
     }
     if (numbers.length) log.info('restored segments from --out-dir', { count: numbers.length, first: numbers[0], last: numbers.at(-1) })
   }
