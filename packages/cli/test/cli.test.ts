@@ -43,6 +43,40 @@ describe('mqa command line', () => {
     }
   })
 
+  describe('bad input and bad settings: one line, a non-zero exit, no crash', () => {
+    const dir = workDir('cli-bad')
+    /** Repeatable junk (a 32-bit LCG), so a failure can be replayed byte for byte. */
+    const junk = (n: number, seed = 1) => Buffer.from(Array.from({ length: n }, () => ((seed = (seed * 1664525 + 1013904223) >>> 0) >>> 24)))
+    // An MP4 `ftyp` box, then junk: beamcoder 0.7.1 segfaulted after failing to open it (about 4 runs in 10).
+    const ftypJunk = join(dir, 'ftyp-junk.mp4')
+    writeFileSync(ftypJunk, Buffer.concat([Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex'), junk(5000)]))
+    // Sync bytes every 188 bytes and junk between them: FFmpeg finds no stream and beamcoder used to printf DEBUG onto stdout.
+    const junkTs = join(dir, 'junk.ts')
+    writeFileSync(junkTs, Buffer.concat(Array.from({ length: 300 }, (_, i) => Buffer.concat([Buffer.from([0x47]), junk(187, i + 1)]))))
+    // Start codes with SPS and IDR-slice NAL types, junk after each: FFmpeg probes it as H.264, and it decodes to nothing.
+    const junk264 = join(dir, 'junk.264')
+    writeFileSync(junk264, Buffer.concat([Buffer.from('0000000167', 'hex'), junk(3000), ...[7, 8, 9, 10, 11].flatMap((seed) => [Buffer.from('0000000165', 'hex'), junk(600, seed)])]))
+    const out = join(dir, 'out.ts')
+
+    it.each([
+      ['encode, MP4 ftyp + junk', ['encode', '-i', ftypJunk, '-o', out], 1, /^mqa encode: cannot open input ".*ftyp-junk\.mp4": Invalid data found when processing input \(moov atom not found\)$/],
+      ['inspect, MP4 ftyp + junk', ['inspect', ftypJunk], 1, /^mqa inspect: cannot open input ".*ftyp-junk\.mp4": Invalid data found when processing input \(moov atom not found\)$/],
+      ['encode, TS of junk', ['encode', '-i', junkTs, '-o', out], 1, /^mqa encode: cannot open input ".*junk\.ts": it ends before any stream could be found$/],
+      ['inspect, TS of junk', ['inspect', junkTs], 1, /^mqa inspect: cannot open input ".*junk\.ts": it ends before any stream could be found$/],
+      ['encode, H.264 elementary stream of junk', ['encode', '-i', junk264, '-o', out, '--fps', '25'], 1, /^mqa encode: no video frame could be decoded from ".*junk\.264"/],
+      ['encode, lavfi graph with an unknown filter', ['encode', '-i', 'lavfi:nosuchsrc=size=64x64', '-o', out], 1, /^mqa encode: cannot open input "lavfi:nosuchsrc=size=64x64": .*No such filter: 'nosuchsrc'/],
+      ['encode, x264 preset unknown', ['encode', '-i', fixture('h264-320x180.ts'), '-o', out, '--preset', 'nosuch'], 2, /^mqa encode: --preset must be one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow, placebo, got "nosuch"$/],
+      ['encode, x265 preset unknown', ['encode', '-i', fixture('h264-320x180.ts'), '-o', out, '--codec', 'h265', '--preset', 'nosuch'], 2, /^mqa encode: --preset must be one of .*got "nosuch"$/],
+      ['encode, output folder missing', ['encode', '-i', fixture('h264-320x180.ts'), '-o', '/nonexistent-mqa-dir/x.ts'], 1, /^mqa encode: cannot write output "\/nonexistent-mqa-dir\/x\.ts": folder \/nonexistent-mqa-dir does not exist$/],
+    ])('%s', (_name, args, status, message) => {
+      const r = mqa(args)
+      expect(r.status, r.stderr).toBe(status)
+      expect(r.stderr.trimEnd()).toMatch(message)
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1) // one line: no stack, no native DEBUG or log lines
+      expect(r.stdout).toBe('') // beamcoder's printf goes to stdout, where media may be
+    })
+  })
+
   it('encodes stdin to stdout, with clean stdout (no banner) and the scores in the stream', () => {
     const r = mqa(['encode', '-i', '-', '-o', '-', '--bitrate', '300k', '--gop-seconds', '1'], readFileSync(fixture('h264-320x180.ts')))
     expect(r.status, r.stderr).toBe(0)

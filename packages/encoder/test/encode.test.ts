@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { VideoCodec, frameRate, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
-import { encode, type ReportFrame } from '../src/index.js'
+import { EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
 import { ffmpegDecodeErrors, ffmpegScores, fixture, probeFrames, workDir } from './helpers.js'
 
@@ -105,5 +105,27 @@ describe('alignment', () => {
     const keysFrom = (r: ReportFrame[], from: number) => r.filter((f) => f.keyFrame && f.frameIndex >= from).map((f) => [f.frameIndex, f.timecode])
     expect(keysFrom(b, 25)).toEqual(keysFrom(a, 25))
     expect(keysFrom(a, 25).map(([f]) => f)).toEqual([25, 50, 75, 100, 125])
+  })
+})
+
+describe('settings the encoder refuses', () => {
+  const base = { input: 'lavfi:testsrc2=size=64x64:rate=25', codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false, maxFrames: 3 } as const
+
+  it('an unknown preset is a typed error before anything opens', async () => {
+    const output = join(workDir('bad-preset'), 'out.ts')
+    await expect(encode({ ...base, output, codec: VideoCodec.H265, preset: 'nosuch' })).rejects.toMatchObject({ code: EncodeErrorCode.PRESET, message: expect.stringMatching(/^preset "nosuch" is not one of ultrafast, /) })
+  })
+
+  it('a codec that will not open is a typed error naming the encoder, not a native one', async () => {
+    // libx264 refuses a negative bitrate only when beamcoder opens it, at the first encode();
+    // beamcoder 0.7.1 rejects that encode() in some runs and in others takes every frame and
+    // gives nothing: both must end as one of our errors, naming the encoder and its settings.
+    const output = join(workDir('bad-open'), 'out.ts')
+    const err = (await encode({ ...base, output, bitrateKbps: -5 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code?: string; message?: string } | undefined
+    expect(err?.code).toMatch(new RegExp(`^(${EncodeErrorCode.ENCODER_OPEN}|${EncodeErrorCode.NO_OUTPUT})$`))
+    expect(err?.message).toMatch(/^(cannot open the libx264 encoder for 64x64|the libx264 encoder gave no packet for 3 frames) \(preset ultrafast, -5 kb\/s\)/)
   })
 })

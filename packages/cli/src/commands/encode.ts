@@ -1,5 +1,5 @@
 import { parseFrameRate, VideoCodec } from '@mqa/common'
-import { encode, TimecodeMode } from '@mqa/encoder'
+import { encode, ENCODER_PRESETS, TimecodeMode } from '@mqa/encoder'
 import { helpText, parseFlags, parseSize, UsageError, type FlagTable } from '../flags.js'
 import { jsonLogger } from '../log.js'
 import { statusLine } from '../status.js'
@@ -8,7 +8,7 @@ export const encodeFlags = {
   input: { names: ['-i', '--input'], type: 'string', required: true, description: 'a file, udp://host:port, srt://..., - (stdin) or lavfi:<graph>' },
   output: { names: ['-o', '--output'], type: 'string', required: true, description: 'a .ts/.mp4 file, udp://host:port or - (stdout, MPEG-TS)' },
   codec: { names: ['--codec'], type: 'string', choices: ['h264', 'h265'], default: 'h264', description: 'video codec' },
-  preset: { names: ['--preset'], type: 'string', default: 'veryfast', description: 'x264/x265 preset' },
+  preset: { names: ['--preset'], type: 'string', choices: ENCODER_PRESETS, default: 'veryfast', description: 'x264/x265 preset' },
   bitrate: { names: ['--bitrate'], type: 'string', default: '3M', description: 'video bitrate, e.g. 3000k or 3M' },
   size: { names: ['--size'], type: 'string', description: 'output WxH (default: the input size)' },
   fps: { names: ['--fps'], type: 'string', description: 'frame rate when the input does not say, e.g. 25 or 30000/1001' },

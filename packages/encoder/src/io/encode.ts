@@ -26,7 +26,32 @@ import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
 import { PlaneBufferPool, copyPlanes, type PlaneCopy } from './metrics-task.js'
-import { Outputs } from './output.js'
+import { OutputError, Outputs, assertWritableOutput } from './output.js'
+
+/** libx264's and libx265's preset names (both libraries use the same ten). */
+export const ENCODER_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo'] as const
+
+export const EncodeErrorCode = {
+  /** A preset libx264/libx265 does not know. */
+  PRESET: 'ERR_ENCODER_PRESET',
+  /** The video encoder refused its settings. */
+  ENCODER_OPEN: 'ERR_ENCODER_OPEN',
+  /** The encoder took frames and gave nothing back. */
+  NO_OUTPUT: 'ERR_ENCODER_NO_OUTPUT',
+  /** The input ended before one video frame could be decoded. */
+  NO_VIDEO_FRAME: 'ERR_NO_VIDEO_FRAME',
+} as const
+export type EncodeErrorCode = (typeof EncodeErrorCode)[keyof typeof EncodeErrorCode]
+
+export class EncodeError extends Error {
+  readonly code: EncodeErrorCode
+  readonly fatal = true
+  constructor(code: EncodeErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options)
+    this.name = 'EncodeError'
+    this.code = code
+  }
+}
 
 export interface EncodeOptions {
   readonly input: string
@@ -114,6 +139,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const log = options.logger ?? silentLogger
   const codec = options.codec
   const started = performance.now()
+  // Checked before anything opens: x265 takes an unknown preset and then encodes nothing.
+  if (!(ENCODER_PRESETS as readonly string[]).includes(options.preset)) {
+    throw new EncodeError(EncodeErrorCode.PRESET, `preset ${JSON.stringify(options.preset)} is not one of ${ENCODER_PRESETS.join(', ')}`)
+  }
+  for (const spec of typeof options.output === 'string' ? [options.output] : options.output) await assertWritableOutput(spec)
   const input = await openInput(options.input, { fps: options.fps })
   const rate = input.rate
   const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
@@ -141,6 +171,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let recon: Beamcoder.Decoder | undefined
   let scaler: Beamcoder.Filterer | undefined
   let fn = 0
+  let packetsOut = 0
   let lastFrameIndex: number | undefined
   let written = 0
   let measured = 0
@@ -221,6 +252,29 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   function openEncoder(w: number, h: number): Beamcoder.Encoder {
+    try {
+      return openVideoEncoder(w, h)
+    } catch (err) {
+      throw encoderOpenError(err, w, h)
+    }
+  }
+
+  function encoderOpenError(err: unknown, w: number, h: number): EncodeError {
+    const why = (err as Error).message.replace(/^In file .* found error: /, '')
+    return new EncodeError(EncodeErrorCode.ENCODER_OPEN, `cannot open the ${codec === VideoCodec.H264 ? 'libx264' : 'libx265'} encoder for ${w}x${h} (preset ${options.preset}, ${options.bitrateKbps} kb/s): ${why}`, { cause: err })
+  }
+
+  /** beamcoder opens the codec on the first encode(): a refused setting shows only then. */
+  async function encodeFrame(enc: Beamcoder.Encoder, frame: Beamcoder.Frame): Promise<Beamcoder.EncodedPackets> {
+    try {
+      return await enc.encode(frame)
+    } catch (err) {
+      if (/Problem opening encoder/.test((err as Error).message)) throw encoderOpenError(err, frame.width, frame.height)
+      throw err
+    }
+  }
+
+  function openVideoEncoder(w: number, h: number): Beamcoder.Encoder {
     const bframes = options.bframes ?? 3
     const common = { width: w, height: h, pix_fmt: 'yuv420p', time_base: [rate.den, rate.num], framerate: [rate.num, rate.den], bit_rate: options.bitrateKbps * 1000, gop_size: grid.gopFrames * 100, max_b_frames: bframes }
     const flags = outputFormatIsMp4() ? { GLOBAL_HEADER: true } : {}
@@ -259,7 +313,12 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       }
       audioStreamIndex = output.addStream({ name: audioIn.codecpar.name, codecpar })
     }
-    await output.open()
+    try {
+      await output.open()
+    } catch (err) {
+      const why = (err as Error).message.replace(/^In file .* found error: /, '')
+      throw new OutputError(`cannot open output ${outputs.map((o) => JSON.stringify(o)).join(', ')}: ${why}`, { cause: err })
+    }
     muxStarted = true
   }
 
@@ -305,7 +364,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       ;(frame as unknown as { pict_type: string | null }).pict_type = idr ? 'I' : null
       if (options.realtime) await pace(frameIndex)
       encoder ??= openEncoder(frame.width, frame.height)
-      const encoded = await encoder.encode(frame)
+      const encoded = await encodeFrame(encoder, frame)
+      packetsOut += encoded.packets.length
+      // A codec that failed to open takes frames and says nothing (beamcoder 0.7.1); x264's and
+      // x265's lookahead holds at most a few dozen frames, so hundreds without a packet is that.
+      if (packetsOut === 0 && fn > 300) throw new EncodeError(EncodeErrorCode.NO_OUTPUT, `the ${codec === VideoCodec.H264 ? 'libx264' : 'libx265'} encoder gave no packet for ${fn} frames (preset ${options.preset}, ${options.bitrateKbps} kb/s)`)
       // After the first encode(): with GLOBAL_HEADER the parameter sets are only in extradata.
       if (measuring) recon ??= b.decoder({ name: codec === VideoCodec.H264 ? 'h264' : 'hevc', thread_count: 0, ...(encoder.extradata ? { extradata: encoder.extradata } : {}) } as never)
       await handlePackets(encoded.packets)
@@ -472,7 +535,13 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         await handleSourceFrame(f)
       }
     }
-    if (encoder) await handlePackets((await encoder.flush()).packets)
+    if (encoder) {
+      const enc = encoder
+      const flushed = await enc.flush().catch((err: unknown) => {
+        throw /Problem opening encoder/.test((err as Error).message) ? encoderOpenError(err, enc.width, enc.height) : err
+      })
+      await handlePackets(flushed.packets)
+    }
     if (recon) for (const rf of await flushFrames(recon)) await measure(rf)
     // Wait for the pool to finish what it has, then write everything in order.
     while (pool && pool.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5))
@@ -483,6 +552,12 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       await output.close()
     }
     log.debug('encode finished', { videoPackets })
+    if (fn === 0 && !options.signal?.aborted) {
+      throw new EncodeError(EncodeErrorCode.NO_VIDEO_FRAME, `no video frame could be decoded from ${JSON.stringify(options.input)} (${videoPackets} video packets read, ${decodeErrors} decode errors)`)
+    }
+    if (written === 0 && fn > 0) {
+      throw new EncodeError(EncodeErrorCode.NO_OUTPUT, `the ${codec === VideoCodec.H264 ? 'libx264' : 'libx265'} encoder gave no packet for ${fn} frames (preset ${options.preset}, ${options.bitrateKbps} kb/s): nothing was written`)
+    }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
     await pool?.close()
@@ -540,7 +615,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     try {
       return (await d.flush()).frames
     } catch (err) {
-      log.warn('decoder flush failed', { error: (err as Error).message })
+      log.debug('decoder flush failed', { error: (err as Error).message })
       return []
     }
   }

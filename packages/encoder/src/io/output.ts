@@ -1,3 +1,6 @@
+import { constants } from 'node:fs'
+import { access, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
 
 export const OutputKind = { FILE: 'file', UDP: 'udp', STDOUT: 'stdout' } as const
@@ -5,6 +8,30 @@ export type OutputKind = (typeof OutputKind)[keyof typeof OutputKind]
 
 export class OutputError extends Error {
   readonly code = 'ERR_OUTPUT'
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options)
+    this.name = 'OutputError'
+  }
+}
+
+/**
+ * A file output's folder must exist and be writable, checked before the input is opened, so the
+ * mistake is named at once and not after the first encoded frame (FFmpeg's own message then is
+ * only "Problem opening IO context").
+ */
+export async function assertWritableOutput(spec: string): Promise<void> {
+  ioUrl(spec) // a malformed udp:// throws here
+  if (outputKind(spec) !== OutputKind.FILE) return
+  const dir = dirname(spec)
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`)
+    await access(dir, constants.W_OK)
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    const why = e.code === 'ENOENT' ? `folder ${dir} does not exist` : e.code === 'EACCES' ? `folder ${dir} is not writable` : e.message
+    throw new OutputError(`cannot write output ${JSON.stringify(spec)}: ${why}`, { cause: err })
+  }
+  if (await stat(spec).then((st) => st.isDirectory(), () => false)) throw new OutputError(`cannot write output ${JSON.stringify(spec)}: it is a directory`)
 }
 
 export function outputKind(spec: string): OutputKind {
