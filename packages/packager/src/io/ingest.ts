@@ -11,6 +11,13 @@ export interface IngestSource {
   readonly kind: 'udp' | 'file' | 'stdin'
   chunks(): AsyncIterable<Uint8Array>
   close(): Promise<void>
+  /** What the source threw away before the packager saw it (UDP: datagrams over the queue bound). */
+  readonly dropped: IngestDropped
+}
+
+export interface IngestDropped {
+  datagrams: number
+  bytes: number
 }
 
 export class IngestError extends Error {
@@ -26,6 +33,7 @@ export function openIngest(spec: string, options: { maxQueuedBytes?: number } = 
 function streamSource(kind: 'file' | 'stdin', stream: Readable): IngestSource {
   return {
     kind,
+    dropped: { datagrams: 0, bytes: 0 }, // a stream applies back-pressure instead
     async *chunks() {
       let carry: Uint8Array = new Uint8Array(0)
       try {
@@ -58,10 +66,12 @@ function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
   let queued = 0
   let wake: (() => void) | undefined
   let closed = false
-  let dropped = 0
+  const dropped: IngestDropped = { datagrams: 0, bytes: 0 }
   socket.on('message', (msg) => {
     if (queued + msg.length > maxQueuedBytes) {
-      dropped++
+      // The packager is behind by the whole bound: drop (UDP cannot push back), counted.
+      dropped.datagrams++
+      dropped.bytes += msg.length
       return
     }
     queue.push(msg)
@@ -77,6 +87,7 @@ function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
   })
   return {
     kind: 'udp',
+    dropped,
     async *chunks() {
       await bound
       while (!closed) {
@@ -89,7 +100,6 @@ function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
         await new Promise<void>((resolve) => (wake = resolve))
         wake = undefined
       }
-      void dropped
     },
     async close() {
       closed = true

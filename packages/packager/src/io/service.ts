@@ -25,6 +25,8 @@ export interface PackageOptions {
   readonly cmaf?: CmafWriter | undefined
   readonly logger?: Logger
   readonly now?: () => number
+  /** UDP: bytes queued for the packager before datagrams are dropped (default 64 MiB). */
+  readonly maxQueuedBytes?: number | undefined
 }
 
 export interface PackagerHandle {
@@ -41,6 +43,8 @@ export interface PackagerStatus {
   readonly input: string
   readonly inputEnded: boolean
   readonly ingest: PackagerCore['ingest']
+  /** Thrown away before the packager saw it: UDP datagrams over the queue bound. */
+  readonly ingestDropped: { readonly datagrams: number; readonly bytes: number }
   readonly segmenter: Record<string, number> | undefined
   readonly http: HttpCounters
   readonly window: { number: number; durationMs: number; frames: number; discontinuity: boolean; mqa?: number; min?: number; psnr?: number; ssim?: number; errors?: number; availableAtMs: number }[]
@@ -92,6 +96,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   }
 
   let discontinuitySequence = 0
+  let published = 0
   let dayStartMs: number | undefined
   /** The last playlist text of each kind that could be built, served should a build fail. */
   const lastGood = new Map<PlaylistKind, string>()
@@ -140,6 +145,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       return
     }
     const dashBefore = JSON.stringify([dashAnchor, dashPeriods])
+    published++
     trackDash(s)
     if (o.outDir && JSON.stringify([dashAnchor, dashPeriods]) !== dashBefore) persistDash(o.outDir)
     const rate = core.rate ?? restoredRate
@@ -150,11 +156,28 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     log.info('segment published', { sn: s.number, frames: s.frames, durationMs: s.durationMs, mqa: s.quality.video?.score, min: s.quality.video?.min, errors: s.quality.errors, discontinuity: s.discontinuity })
   }
 
-  const ingest = openIngest(o.input)
+  const ingest = openIngest(o.input, { maxQueuedBytes: o.maxQueuedBytes })
+  let reportedDrops = 0
+  /** Ingest errors as they happen, logged once per window by code (a live input never ends). */
+  function reportIngestErrors(): void {
+    for (const e of core.errors.splice(0)) {
+      const r = errors.record(e.code)
+      if (r) log.warn('ingest error', { code: e.code, message: e.message, total: r.total, suppressed: r.suppressed })
+    }
+    const drops = ingest.dropped.datagrams
+    if (drops > reportedDrops) {
+      let r: ReturnType<ErrorWindow['record']>
+      for (; reportedDrops < drops; reportedDrops++) r = errors.record('ERR_INGEST_OVERFLOW') ?? r
+      if (r) log.warn('input datagrams dropped: the packager is behind by its whole queue', { code: 'ERR_INGEST_OVERFLOW', total: r.total, suppressed: r.suppressed, bytes: ingest.dropped.bytes })
+    }
+  }
+  const dropTimer = setInterval(reportIngestErrors, 1000)
+  dropTimer.unref()
   const inputDone = (async () => {
     try {
       for await (const chunk of ingest.chunks()) {
         for (const s of core.push(chunk)) publish(s)
+        reportIngestErrors()
         if (live.size) wakeLive()
         if (o.inputRate === 'realtime' && ingest.kind === 'file') await pace()
       }
@@ -165,10 +188,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       log.error('input failed', { error: (err as Error).message })
     } finally {
       inputEnded = true
-      for (const e of core.errors.splice(0)) {
-        const r = errors.record(e.code)
-        if (r) log.warn('ingest error', { code: e.code, message: e.message, total: r.total })
-      }
+      reportIngestErrors()
     }
   })()
 
@@ -316,6 +336,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       input: o.input,
       inputEnded,
       ingest: core.ingest,
+      ingestDropped: { ...ingest.dropped },
       segmenter: core.segmenter ? { ...core.segmenter.stats, epoch: core.segmenter.epoch, refusedSegments: store.refused } : undefined,
       http: counters,
       window: store.list().map((s) => ({
@@ -336,9 +357,13 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   function metrics(): string {
     const node = JSON.stringify(o.name)
     const lines: string[] = []
+    // Gauges with at most 3 decimals, as the wire format carries them (not 46.92821999999998).
     const gauge = (name: string, help: string, value: number | undefined, labels = '') => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
-      if (value !== undefined) lines.push(`${name}{node=${node}${labels}} ${value}`)
+      if (value !== undefined) lines.push(`${name}{node=${node}${labels}} ${Math.round(value * 1000) / 1000}`)
+    }
+    const counter = (name: string, help: string, value: number) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name}{node=${node}} ${value}`)
     }
     const latest = store.latest()
     gauge('mqa_segment_video_score', 'MQA-VIDEO mean of the latest segment', latest?.quality.video?.score)
@@ -350,6 +375,18 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     lines.push('# HELP mqa_ingest_bytes_total bytes read from the input', '# TYPE mqa_ingest_bytes_total counter', `mqa_ingest_bytes_total{node=${node}} ${core.ingest.bytes}`)
     lines.push('# HELP mqa_ingest_errors_total ingest errors by code', '# TYPE mqa_ingest_errors_total counter')
     for (const [code, n] of Object.entries(core.ingest.errors)) lines.push(`mqa_ingest_errors_total{node=${node},code=${JSON.stringify(code)}} ${n}`)
+    counter('mqa_ingest_dropped_datagrams_total', 'UDP datagrams dropped because the packager was behind by its whole queue', ingest.dropped.datagrams)
+    counter('mqa_ingest_dropped_bytes_total', 'bytes of the dropped UDP datagrams', ingest.dropped.bytes)
+    const seg = core.segmenter?.stats
+    counter('mqa_segmenter_frames_total', 'video access units read', seg?.frames ?? 0)
+    counter('mqa_segmenter_frames_without_record_total', 'frames without an MQA frame record (unmeasured)', seg?.framesWithoutRecord ?? 0)
+    counter('mqa_segmenter_frames_dropped_total', 'frames that could not start a segment (before the first boundary IDR, after a lost one)', seg?.framesDropped ?? 0)
+    counter('mqa_segmenter_sei_errors_total', 'damaged SEI messages or payloads', seg?.seiErrors ?? 0)
+    counter('mqa_segmenter_discontinuities_total', 'segments that do not continue the one before', seg?.discontinuities ?? 0)
+    counter('mqa_segmenter_midnight_wraps_total', 'timecode wraps at midnight', seg?.midnightWraps ?? 0)
+    counter('mqa_segmenter_restarts_total', 'timecode going back other than at midnight (a new epoch)', seg?.restarts ?? 0)
+    counter('mqa_segments_published_total', 'segments published since the packager started', published)
+    counter('mqa_segments_refused_total', 'segments refused: number not after the latest', store.refused)
     lines.push('# HELP mqa_http_requests_total requests by status', '# TYPE mqa_http_requests_total counter')
     for (const [code, n] of Object.entries(counters.byStatus)) lines.push(`mqa_http_requests_total{node=${node},status="${code}"} ${n}`)
     lines.push('# HELP mqa_http_rejected_total malformed or refused requests', '# TYPE mqa_http_rejected_total counter', `mqa_http_rejected_total{node=${node}} ${counters.rejected}`)
@@ -454,6 +491,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   try {
     server = await startHttp({ host: o.host, port: o.port, handler, logger: log, counters })
   } catch (err) {
+    clearInterval(dropTimer)
     await ingest.close() // nothing may keep running for a service that never started
     throw err
   }
@@ -465,6 +503,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     inputDone,
     status,
     async close() {
+      clearInterval(dropTimer)
       await ingest.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
