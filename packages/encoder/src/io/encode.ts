@@ -338,7 +338,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       if (r) log.warn('input frame index went backwards: frame dropped', { frameIndex, lastFrameIndex, total: r.total })
       return
     }
-    const transportErrors = input.transport ? input.transport.takeErrors() + (ptsTicks !== undefined && input.transport.takeDamaged(ptsTicks) ? 1 : 0) : 0
+    const transportErrors = input.transport ? input.transport.takeErrors(ptsTicks) : 0
     inputErrors += transportErrors
     const corrupt = Boolean((src as unknown as { flags?: { CORRUPT?: boolean } }).flags?.CORRUPT) || Boolean((src as unknown as { decode_error_flags?: Record<string, boolean> }).decode_error_flags && Object.values((src as unknown as { decode_error_flags: Record<string, boolean> }).decode_error_flags).some(Boolean))
     const frames = await ensureScaler(src)

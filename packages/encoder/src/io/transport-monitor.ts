@@ -2,50 +2,65 @@ import { ErrorCode, TsDemuxer } from '@mqa/common'
 
 /**
  * Watches the MPEG-TS bytes on their way into FFmpeg's demuxer and counts what FFmpeg would hide:
- * packets lost at continuity-counter gaps, sync losses, transport_error_indicator, and which video
- * access units (by PTS) were damaged. The encoder charges these to the frames they hit.
+ * packets lost at continuity-counter gaps, sync losses, transport_error_indicator, damaged PES.
+ * Errors are charged by stream position, not by time: each one goes to the next video access unit
+ * (by PTS) that the stream carries after it, which is the one it damaged (a gap inside a PES is
+ * found before that PES is complete) or the first picture after it. Charging "the next frame the
+ * decoder returns" instead would put them seconds early: the demuxer and its buffers hold that
+ * much stream between this monitor and the decoder.
  */
 export class TransportMonitor {
   readonly #demuxer = new TsDemuxer()
-  /** Damaged video PES by PTS (90 kHz ticks), bounded. */
-  readonly #damaged = new Map<number, number>()
-  #errorsSeen = 0
-  #errorsTaken = 0
+  /** Errors charged to video access units by PTS (90 kHz ticks), bounded. */
+  readonly #charged = new Map<number, number>()
+  /** Errors seen since the last video PES, for the next one. */
+  #pending = 0
+  /** Errors that no video access unit could take (the PTS was unknown), for the next frame. */
+  #unattributed = 0
   overflowBytes = 0
   overflowDatagrams = 0
 
   push(chunk: Uint8Array): void {
-    const lostBefore = this.#demuxer.stats.lostPackets
+    let lost = this.#demuxer.stats.lostPackets
     for (const ev of this.#demuxer.push(chunk)) {
-      // A continuity gap counts as many errors as packets it lost (below): one dropped datagram is
-      // seven packets of picture gone, and the composite should see that, not one event.
-      if (ev.kind === 'error') this.#errorsSeen += ev.error.code === ErrorCode.TS_CONTINUITY ? 0 : 1
-      else if (ev.kind === 'pes' && ev.damaged && ev.ptsTicks !== undefined && ev.streamType !== undefined && isVideo(ev.codec)) {
-        this.#damaged.set(ev.ptsTicks, (this.#damaged.get(ev.ptsTicks) ?? 0) + 1)
-        if (this.#damaged.size > 10_000) this.#damaged.delete(this.#damaged.keys().next().value as number)
+      // A continuity gap counts as many errors as packets it lost: one dropped datagram is seven
+      // packets of picture gone, and the composite should see that, not one event.
+      if (ev.kind === 'error') {
+        const now = this.#demuxer.stats.lostPackets
+        this.#pending += ev.error.code === ErrorCode.TS_CONTINUITY ? Math.max(1, now - lost) : 1
+        lost = now
+      } else if (ev.kind === 'pes' && isVideo(ev.codec)) {
+        const errors = this.#pending + (ev.damaged && this.#pending === 0 ? 1 : 0)
+        this.#pending = 0
+        if (errors === 0) continue
+        if (ev.ptsTicks === undefined) {
+          this.#unattributed += errors
+          continue
+        }
+        this.#charged.set(ev.ptsTicks, (this.#charged.get(ev.ptsTicks) ?? 0) + errors)
+        if (this.#charged.size > 10_000) this.#charged.delete(this.#charged.keys().next().value as number)
       }
     }
-    this.#errorsSeen += this.#demuxer.stats.lostPackets - lostBefore
   }
 
   countOverflow(bytes: number): void {
     this.overflowBytes += bytes
     this.overflowDatagrams++
-    this.#errorsSeen++
+    this.#pending++
   }
 
-  /** Transport errors seen since the last call (charged to the next frame). */
-  takeErrors(): number {
-    const n = this.#errorsSeen - this.#errorsTaken
-    this.#errorsTaken = this.#errorsSeen
+  /**
+   * Transport errors charged to the video access unit with this PTS (and forgets them), plus any
+   * that no access unit could take. The caller passes each decoded frame's PTS.
+   */
+  takeErrors(ptsTicks: number | undefined): number {
+    let n = this.#unattributed
+    this.#unattributed = 0
+    if (ptsTicks !== undefined) {
+      n += this.#charged.get(ptsTicks) ?? 0
+      this.#charged.delete(ptsTicks)
+    }
     return n
-  }
-
-  /** Whether the video access unit with this PTS was damaged in transport (and forget it). */
-  takeDamaged(ptsTicks: number): boolean {
-    const hit = this.#damaged.has(ptsTicks)
-    this.#damaged.delete(ptsTicks)
-    return hit
   }
 
   get stats(): Record<string, number> {
