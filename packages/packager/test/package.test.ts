@@ -130,6 +130,16 @@ describe('mqa package', () => {
     expect((await get('/hls/index.m3u8', 'OPTIONS')).status).toBe(204)
   })
 
+  it('serves a segment under its canonical number only: a leading zero is a 404', async () => {
+    const n = pkg.status().window.at(-1)!.number
+    expect((await get(`/hls/${n}.ts`)).status).toBe(200)
+    expect((await get(`/cmaf/${n}.m4s`)).status).toBe(200)
+    for (const p of [`/hls/0${n}.ts`, `/hls/00${n}.ts`, `/cmaf/0${n}.m4s`, '/hls/00.ts', '/cmaf/00.m4s']) {
+      expect((await get(p)).status, p).toBe(404)
+      expect((await get(p, 'HEAD')).status, p).toBe(404)
+    }
+  })
+
   it('refuses unknown and traversal paths, odd methods, oversized and slow requests, and keeps serving', async () => {
     for (const p of ['/nope', '/hls/../package.json', '/hls/%2e%2e/x', '/hls/12.ts.bak', '/hls/99999999.ts', '/cmaf/99999999.m4s', '/cmaf/init.mp4x']) {
       const r = await get(p)

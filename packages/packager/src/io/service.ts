@@ -291,12 +291,14 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   const handler = (path: string): Reply => {
     const startMs = performance.now()
     let m: RegExpExecArray | null
-    if ((m = /^\/hls\/(\d{1,15})\.ts$/.exec(path))) {
+    // Only a number's canonical name (no leading zeros): one name per segment, so caches and the
+    // origin never hold two copies, and /hls/03.ts is a 404 like any unknown path.
+    if ((m = /^\/hls\/(0|[1-9]\d{0,14})\.ts$/.exec(path))) {
       const n = Number(m[1])
       if (o.lowLatency && !store.get(n) && core.openSegmentBytes()?.number === n) return openSegmentReply(n, startMs)
       return segmentReply(n, 'ts', startMs)
     }
-    if ((m = /^\/cmaf\/(\d{1,15})\.m4s$/.exec(path))) return segmentReply(Number(m[1]), 'cmaf', startMs)
+    if ((m = /^\/cmaf\/(0|[1-9]\d{0,14})\.m4s$/.exec(path))) return segmentReply(Number(m[1]), 'cmaf', startMs)
     if (path === '/cmaf/init.mp4') {
       const init = initSegment()
       return init ? { status: 200, headers: { 'Content-Type': TYPES.mp4, 'Cache-Control': 'no-cache' }, body: init } : notYet()
