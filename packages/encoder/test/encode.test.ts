@@ -1,10 +1,11 @@
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { VideoCodec, frameRate, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
-import { EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
+import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
-import { ffmpegDecodeErrors, ffmpegScores, fixture, probeFrames, workDir } from './helpers.js'
+import { ffmpeg, ffmpegDecodeErrors, ffmpegScores, ffprobe, fixture, probeFrames, workDir } from './helpers.js'
 
 function readReport(file: string): ReportFrame[] {
   return (JSON.parse(readFileSync(file, 'utf8')) as { frames: ReportFrame[] }).frames.sort((a, b) => a.frameIndex - b.frameIndex)
@@ -127,5 +128,55 @@ describe('settings the encoder refuses', () => {
     )) as { code?: string; message?: string } | undefined
     expect(err?.code).toMatch(new RegExp(`^(${EncodeErrorCode.ENCODER_OPEN}|${EncodeErrorCode.NO_OUTPUT})$`))
     expect(err?.message).toMatch(/^(cannot open the libx264 encoder for 64x64|the libx264 encoder gave no packet for 3 frames) \(preset ultrafast, -5 kb\/s\)/)
+  })
+})
+
+describe('audio', () => {
+  const dir = workDir('audio')
+  const pcmMkv = join(dir, 'pcm.mkv')
+  const aacMp4 = join(dir, 'aac.mp4')
+  // 2 s of 160x90 video and a 440 Hz tone: PCM in Matroska (must be encoded), AAC in MP4 (copied).
+  execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'pcm_s16le', pcmMkv])
+  execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-ac', '2', aacMp4])
+  const base = { codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
+  const audioStream = (file: string) => JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name,sample_rate,channels,duration', '-of', 'json', file], { encoding: 'utf8' })).streams as { codec_name: string; sample_rate: string; channels: number; duration?: string }[]
+  /** MD5 of every audio packet's payload (ffmpeg's framemd5 muxer, stream copy; ADTS headers taken off). */
+  const audioPacketMd5s = (file: string) => execFileSync(ffmpeg, ['-v', 'error', '-i', file, '-map', '0:a', '-c', 'copy', ...(file.endsWith('.ts') ? ['-bsf:a', 'aac_adtstoasc'] : []), '-f', 'framemd5', '-'], { encoding: 'utf8' }).split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',')[5]!.trim()) // stream, dts, pts, duration, size, md5[, side data]
+
+  it.each(['out.ts', 'out.mp4'])('PCM audio is encoded to AAC, muxed alongside (%s), and measured', async (name) => {
+    const output = join(dir, name)
+    const reportFile = join(dir, `${name}.json`)
+    const summary = await encode({ ...base, input: pcmMkv, output, report: reportFile })
+    expect(summary.audio).toBe('aac')
+    expect(summary.audioPackets).toBeGreaterThan(85) // 2 s at 48 kHz is 93.75 frames of 1024 samples
+    const [a, ...more] = audioStream(output)
+    expect(more).toHaveLength(0)
+    expect(a).toMatchObject({ codec_name: 'aac', sample_rate: '48000', channels: 1 })
+    const durationS = a!.duration ? Number(a!.duration) : Number(execFileSync(ffprobe, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', output], { encoding: 'utf8' }))
+    expect(durationS).toBeGreaterThan(1.85)
+    expect(durationS).toBeLessThan(2.1)
+    expect(ffmpegDecodeErrors(output)).toBe('')
+    // MQA-AUDIO in the frames' SEI: every frame once the first 400 ms loudness window is full.
+    const frames = readReport(reportFile)
+    expect(frames.filter((f) => typeof f.audio === 'number').length).toBeGreaterThanOrEqual(frames.length - 12)
+    const inspected = await inspectFile(output, { segmentSeconds: 1 })
+    expect(inspected.frames.filter((f) => typeof f.record?.audio === 'number').length).toBeGreaterThanOrEqual(frames.length - 12)
+  })
+
+  it('AAC is copied, not encoded again: every output audio packet is an input packet, byte for byte', async () => {
+    const output = join(dir, 'copy.ts')
+    const summary = await encode({ ...base, input: aacMp4, output })
+    expect(summary.audio).toBe('copy')
+    expect(audioStream(output)[0]).toMatchObject({ codec_name: 'aac', sample_rate: '44100', channels: 2 })
+    const inputMd5s = new Set(audioPacketMd5s(aacMp4))
+    const outputMd5s = audioPacketMd5s(output)
+    expect(outputMd5s.length).toBeGreaterThan(80) // 2 s at 44.1 kHz: 86 frames
+    expect(outputMd5s.filter((m) => !inputMd5s.has(m))).toEqual([])
+  })
+
+  it('audio "aac" encodes AAC input again; "copy" of PCM is a typed error', async () => {
+    const summary = await encode({ ...base, input: aacMp4, output: join(dir, 'again.ts'), audio: AudioMode.AAC, maxFrames: 25 })
+    expect(summary.audio).toBe('aac')
+    await expect(encode({ ...base, input: pcmMkv, output: join(dir, 'no.ts'), audio: AudioMode.COPY })).rejects.toMatchObject({ code: EncodeErrorCode.AUDIO_COPY, message: expect.stringMatching(/^the input audio is pcm_s16le, which cannot be copied/) })
   })
 })

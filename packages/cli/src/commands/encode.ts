@@ -1,5 +1,5 @@
 import { parseFrameRate, VideoCodec } from '@mqa/common'
-import { encode, ENCODER_PRESETS, TimecodeMode } from '@mqa/encoder'
+import { AudioMode, encode, ENCODER_PRESETS, TimecodeMode } from '@mqa/encoder'
 import { helpText, parseFlags, parseSize, UsageError, type FlagTable } from '../flags.js'
 import { jsonLogger } from '../log.js'
 import { statusLine } from '../status.js'
@@ -20,14 +20,16 @@ export const encodeFlags = {
   realtime: { names: ['--realtime'], type: 'boolean', description: 'pace file and lavfi inputs at their frame rate' },
   frames: { names: ['--frames'], type: 'number', min: 1, description: 'stop after this many frames' },
   bframes: { names: ['--bframes'], type: 'number', default: 3, min: 0, max: 16, description: 'B-frames between references' },
+  audio: { names: ['--audio'], type: 'string', choices: ['auto', 'copy', 'aac', 'none'], default: 'auto', description: 'input audio: copy AAC/MP2/MP3/AC-3 and encode the rest to AAC (auto), copy or fail, always AAC, or leave it out' },
+  audioBitrate: { names: ['--audio-bitrate'], type: 'string', default: '128k', description: 'AAC bitrate when audio is encoded' },
   keepSei: { names: ['--keep-sei'], type: 'boolean', description: "keep user-data SEI that is not ours (input's, encoder info)" },
 } as const satisfies FlagTable
 
-export function parseBitrateKbps(raw: string): number {
+export function parseBitrateKbps(raw: string, flag = '--bitrate'): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(raw)
-  if (!m) throw new UsageError(`mqa encode: --bitrate must be like 3000k or 3M, got ${JSON.stringify(raw)}`)
+  if (!m) throw new UsageError(`mqa encode: ${flag} must be like 3000k or 3M, got ${JSON.stringify(raw)}`)
   const n = Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1000 : m[2]?.toLowerCase() === 'k' ? 1 : 0.001)
-  if (n < 10 || n > 1_000_000) throw new UsageError(`mqa encode: --bitrate ${raw} is out of range (10k to 1000M)`)
+  if (n < 10 || n > 1_000_000) throw new UsageError(`mqa encode: ${flag} ${raw} is out of range (10k to 1000M)`)
   return Math.round(n)
 }
 
@@ -73,6 +75,8 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
       report: f.report,
       bframes: f.bframes ?? 3,
       keepForeignSei: f.keepSei ?? false,
+      audio: (f.audio ?? AudioMode.AUTO) as AudioMode,
+      audioBitrateKbps: parseBitrateKbps(f.audioBitrate ?? '128k', '--audio-bitrate'),
       logger,
       signal: controller.signal,
       onProgress: (p) => status.update(p),

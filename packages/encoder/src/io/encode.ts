@@ -38,6 +38,10 @@ export const EncodeErrorCode = {
   ENCODER_OPEN: 'ERR_ENCODER_OPEN',
   /** The encoder took frames and gave nothing back. */
   NO_OUTPUT: 'ERR_ENCODER_NO_OUTPUT',
+  /** `audio: 'copy'` with an input audio codec that cannot be copied. */
+  AUDIO_COPY: 'ERR_AUDIO_COPY',
+  /** The AAC encoder or its resampler could not be set up. */
+  AUDIO_ENCODER: 'ERR_AUDIO_ENCODER',
   /** The input ended before one video frame could be decoded. */
   NO_VIDEO_FRAME: 'ERR_NO_VIDEO_FRAME',
 } as const
@@ -87,9 +91,24 @@ export interface EncodeOptions {
   readonly logger?: Logger
   readonly signal?: AbortSignal
   readonly onProgress?: (p: EncodeProgress) => void
-  /** Leave the input's audio out of the output. */
+  /** Leave the input's audio out of the output (the same as `audio: 'none'`). */
   readonly noAudio?: boolean
+  /** What happens to the input's audio (default `auto`). */
+  readonly audio?: AudioMode
+  /** AAC bitrate when audio is encoded (default 128). */
+  readonly audioBitrateKbps?: number
 }
+
+/**
+ * `auto`: copy AAC, MP2, MP3, AC-3 and E-AC-3 (what the TS and MP4 muxers take as they are),
+ * encode anything else to AAC; `copy`: copy or fail; `aac`: always encode; `none`: no audio.
+ */
+export const AudioMode = { AUTO: 'auto', COPY: 'copy', AAC: 'aac', NONE: 'none' } as const
+export type AudioMode = (typeof AudioMode)[keyof typeof AudioMode]
+
+const COPYABLE_AUDIO = ['aac', 'mp2', 'mp3', 'ac3', 'eac3']
+/** The sample rates AAC can signal; another input rate is resampled to 48 kHz. */
+const AAC_SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000]
 
 export interface EncodeProgress {
   readonly frames: number
@@ -112,6 +131,8 @@ export interface EncodeSummary {
   readonly mediaSeconds: number
   readonly transport?: Record<string, number> | undefined
   readonly audioPackets: number
+  /** What became of the input's audio: copied, encoded to AAC, or none in the output. */
+  readonly audio: 'copy' | 'aac' | 'none'
   /** Mean of the measured frames' scores. */
   readonly mean: { readonly psnrDb?: number; readonly ssim?: number; readonly mqa?: number }
 }
@@ -194,24 +215,35 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const onAbort = () => void input.close()
   options.signal?.addEventListener('abort', onAbort, { once: true })
 
-  // Audio is copied (the TS and MP4 muxers take AAC, MP2 and AC-3 as they are) and decoded on the
-  // side for MQA-AUDIO; its timestamps follow the video's mapping onto the shared clock.
-  const audioIn = options.noAudio || input.audioIndex === undefined ? undefined : input.demuxer.streams[input.audioIndex]!
-  const audioCopyable = audioIn !== undefined && ['aac', 'mp2', 'mp3', 'ac3', 'eac3'].includes(audioIn.codecpar.name)
-  if (audioIn && !audioCopyable) log.warn('input audio left out: its codec cannot be copied', { codec: audioIn.codecpar.name })
+  // Audio is copied (the TS and MP4 muxers take AAC, MP2 and AC-3 as they are) or encoded to AAC,
+  // and decoded either way for MQA-AUDIO; its timestamps follow the video's mapping onto the
+  // shared clock.
+  const audioMode: AudioMode = options.noAudio ? AudioMode.NONE : (options.audio ?? AudioMode.AUTO)
+  let audioIn = audioMode === AudioMode.NONE || input.audioIndex === undefined ? undefined : input.demuxer.streams[input.audioIndex]!
+  const audioCopyable = audioIn !== undefined && COPYABLE_AUDIO.includes(audioIn.codecpar.name)
+  if (audioIn && audioMode === AudioMode.COPY && !audioCopyable) {
+    throw new EncodeError(EncodeErrorCode.AUDIO_COPY, `the input audio is ${audioIn.codecpar.name}, which cannot be copied (only ${COPYABLE_AUDIO.join(', ')}): encode it to AAC instead`)
+  }
+  const audioCopy = audioCopyable && audioMode !== AudioMode.AAC
   let audioDecoder: Beamcoder.Decoder | undefined
   let audioAnalyzer: AudioAnalyzer | undefined
-  if (audioIn && audioCopyable) {
+  if (audioIn) {
     try {
       audioDecoder = b.decoder({ demuxer: input.demuxer, stream_index: input.audioIndex } as never)
     } catch (err) {
-      log.warn('cannot decode input audio: no MQA-AUDIO', { error: (err as Error).message })
+      if (audioCopy) log.warn('cannot decode input audio: no MQA-AUDIO', { error: (err as Error).message })
+      else {
+        log.warn('input audio left out: it cannot be decoded', { codec: audioIn.codecpar.name, error: (err as Error).message })
+        audioIn = undefined
+      }
     }
   }
+  const aac = audioIn && !audioCopy ? openAacEncoder(audioIn) : undefined
   const audioTimescale = audioIn ? audioIn.time_base[1]! / audioIn.time_base[0]! : 1
   /** Output 90 kHz ticks minus input video ticks (in 90 kHz): how input time maps onto the shared clock. */
   let offset90k: number | undefined
-  const audioHeld: Beamcoder.Packet[] = []
+  /** Audio to write (copied or encoded), in input audio ticks, until the video has started the clock. */
+  const audioHeld: { data: Uint8Array; ptsIn: number; durationIn: number }[] = []
   let audioPackets = 0
   let audioStreamIndex = -1
   /** Audio waits here until the video written has caught up with it (we interleave by DTS ourselves). */
@@ -305,13 +337,13 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       name: codec === VideoCodec.H264 ? 'h264' : 'hevc',
       codecpar: { width: enc.width, height: enc.height, format: 'yuv420p', ...(enc.extradata ? { extradata: enc.extradata } : {}), ...(codec === VideoCodec.H265 && mp4 ? { codec_tag: 'hvc1' } : {}) },
     })
-    if (audioIn && audioCopyable) {
-      const par = audioIn.codecpar as unknown as Record<string, unknown>
+    if (audioIn) {
+      const par = (aac ? aacCodecpar(aac.encoder) : audioIn.codecpar) as unknown as Record<string, unknown>
       const codecpar: Record<string, unknown> = {}
       for (const k of ['sample_rate', 'channels', 'channel_layout', 'format', 'frame_size', 'bit_rate', 'extradata', 'profile']) {
         if (par[k] !== undefined && par[k] !== null) codecpar[k] = par[k]
       }
-      audioStreamIndex = output.addStream({ name: audioIn.codecpar.name, codecpar })
+      audioStreamIndex = output.addStream({ name: aac ? 'aac' : audioIn.codecpar.name, codecpar })
     }
     try {
       await output.open()
@@ -507,7 +539,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         continue
       }
       if (!packet) break
-      if (packet.stream_index === input.audioIndex && audioIn && audioCopyable) {
+      if (packet.stream_index === input.audioIndex && audioIn) {
         await handleAudio(packet)
         continue
       }
@@ -533,6 +565,14 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       for (const f of rest) {
         if (options.maxFrames !== undefined && fn >= options.maxFrames) break
         await handleSourceFrame(f)
+      }
+    }
+    if (aac) {
+      try {
+        holdAacPackets((await aac.encoder.flush()).packets)
+        await releaseHeldAudio()
+      } catch (err) {
+        log.warn('AAC encoder flush failed', { error: (err as Error).message })
       }
     }
     if (encoder) {
@@ -578,13 +618,16 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     mediaSeconds: (written * rate.den) / rate.num,
     transport: input.transport?.stats,
     audioPackets,
+    audio: audioIn ? (aac ? 'aac' : 'copy') : 'none',
     mean: measured > 0 ? { psnrDb: psnrSum / measured, ssim: ssimSum / measured, mqa: mqaSum / measured } : {},
   }
 
   async function handleAudio(packet: Beamcoder.Packet): Promise<void> {
+    let decoded: Beamcoder.Frame[] = []
     if (audioDecoder) {
       try {
-        for (const af of (await audioDecoder.decode(packet)).frames) {
+        decoded = (await audioDecoder.decode(packet)).frames
+        for (const af of decoded) {
           audioAnalyzer ??= new AudioAnalyzer({ sampleRate: af.sample_rate, channels: af.channels })
           audioAnalyzer.push(floatPlanes(af))
         }
@@ -593,20 +636,86 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         if (r) log.warn('input audio decode error', { error: (err as Error).message, total: r.total })
       }
     }
-    audioHeld.push(packet)
-    if (audioHeld.length > 2000) audioHeld.shift() // bounded: before the first video frame only
+    if (aac) {
+      for (const af of decoded) await encodeAac(af)
+    } else if (typeof packet.pts === 'number') {
+      // Copy now: a packet's data is only valid while its packet object lives, and the write is later.
+      const data = new Uint8Array(packet.size)
+      data.set(packet.data.subarray(0, packet.size))
+      audioHeld.push({ data, ptsIn: packet.pts, durationIn: packet.duration ?? 0 })
+    }
+    await releaseHeldAudio()
+  }
+
+  async function releaseHeldAudio(): Promise<void> {
+    while (audioHeld.length > 2000) audioHeld.shift() // bounded: before the first video frame only
     if (!muxStarted || offset90k === undefined) return
     while (audioHeld.length > 0) {
       const p = audioHeld.shift()!
-      if (typeof p.pts !== 'number') continue
-      const pts = Math.round((p.pts * 90000) / audioTimescale) + offset90k
+      const pts = Math.round((p.ptsIn * 90000) / audioTimescale) + offset90k
       if (pts < 0 || pts <= lastAudioDts) continue // before the shared clock's start, or out of order
       lastAudioDts = pts
-      // Copy now: a packet's data is only valid while its packet object lives, and the write is later.
+      audioQueue.push({ data: p.data, size: p.data.length, pts, dts: pts, duration: Math.round((p.durationIn * 90000) / audioTimescale), stream_index: audioStreamIndex, flags: { KEY: true } })
+      if (audioQueue.length > 3000) audioQueue.shift() // bounded: video stalled for a minute
+    }
+  }
+
+  /**
+   * Decoded audio → aformat/aresample to what FFmpeg's `aac` encoder takes (fltp, an AAC rate,
+   * mono or stereo), cut into its 1024-sample frames (asetnsamples) → AAC. Encoded packets are
+   * timed by counting samples from the first decoded frame's PTS (input ticks).
+   */
+  async function encodeAac(af: Beamcoder.Frame): Promise<void> {
+    if (!aac) return
+    const a = aac
+    try {
+      if (a.anchorIn === undefined && typeof af.pts === 'number') a.anchorIn = af.pts
+      a.filter ??= await b.filterer({
+        filterType: 'audio',
+        inputParams: [{ sampleRate: af.sample_rate, sampleFormat: af.format, channelLayout: layoutOf(af.channel_layout, af.channels), timeBase: audioIn!.time_base }],
+        outputParams: [{ sampleRate: a.sampleRate, sampleFormat: 'fltp', channelLayout: a.layout }],
+        filterSpec: `aresample=${a.sampleRate},aformat=sample_fmts=fltp:sample_rates=${a.sampleRate}:channel_layouts=${a.layout},asetnsamples=n=${a.frameSize}:p=0`,
+      } as never)
+      const out = (await a.filter.filter([af] as never)) as unknown as { frames: Beamcoder.Frame[] }[]
+      for (const ff of out[0]?.frames ?? []) {
+        ff.pts = a.samples
+        a.samples += ff.nb_samples
+        holdAacPackets((await a.encoder.encode(ff)).packets)
+      }
+    } catch (err) {
+      const r = errorLog.record('ERR_AUDIO_ENCODE')
+      if (r) log.warn('audio encode to AAC failed', { error: (err as Error).message, total: r.total })
+    }
+  }
+
+  function holdAacPackets(packets: Beamcoder.Packet[]): void {
+    if (!aac || aac.anchorIn === undefined) return
+    const ticksPerSample = audioTimescale / aac.sampleRate
+    for (const p of packets) {
       const data = new Uint8Array(p.size)
       data.set(p.data.subarray(0, p.size))
-      audioQueue.push({ data, size: p.size, pts, dts: pts, duration: Math.round(((p.duration ?? 0) * 90000) / audioTimescale), stream_index: audioStreamIndex, flags: { KEY: true } })
-      if (audioQueue.length > 3000) audioQueue.shift() // bounded: video stalled for a minute
+      audioHeld.push({ data, ptsIn: aac.anchorIn + (p.pts as number) * ticksPerSample, durationIn: (p.duration || aac.frameSize) * ticksPerSample })
+    }
+  }
+
+  function openAacEncoder(stream: Beamcoder.Stream): AacState {
+    const par = stream.codecpar
+    const sampleRate = AAC_SAMPLE_RATES.includes(par.sample_rate) ? par.sample_rate : 48000
+    const layout = par.channels === 1 ? 'mono' : 'stereo' // more channels are mixed down to two
+    try {
+      const enc = b.encoder({
+        name: 'aac',
+        sample_rate: sampleRate,
+        sample_fmt: 'fltp',
+        channel_layout: layout,
+        channels: layout === 'mono' ? 1 : 2,
+        bit_rate: (options.audioBitrateKbps ?? 128) * 1000,
+        time_base: [1, sampleRate],
+        ...(outputFormatIsMp4() ? { flags: { GLOBAL_HEADER: true } } : {}),
+      } as never)
+      return { encoder: enc, sampleRate, layout, frameSize: enc.frame_size || 1024, samples: 0, anchorIn: undefined, filter: undefined }
+    } catch (err) {
+      throw new EncodeError(EncodeErrorCode.AUDIO_ENCODER, `cannot open the AAC encoder for ${par.name} audio (${sampleRate} Hz, ${layout}): ${(err as Error).message}`, { cause: err })
     }
   }
 
@@ -640,10 +749,38 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 }
 
+interface AacState {
+  readonly encoder: Beamcoder.Encoder
+  readonly sampleRate: number
+  readonly layout: string
+  readonly frameSize: number
+  /** Samples given to the encoder so far: the next frame's PTS in 1/sampleRate. */
+  samples: number
+  /** The first decoded audio frame's PTS, input ticks: where sample 0 sits. */
+  anchorIn: number | undefined
+  filter: Beamcoder.Filterer | undefined
+}
+
+/** The AAC output stream's parameters, from its encoder (open from the start, so extradata is set). */
+function aacCodecpar(enc: Beamcoder.Encoder): Record<string, unknown> {
+  const e = enc as unknown as Record<string, unknown>
+  return { sample_rate: e.sample_rate, channels: e.channels, channel_layout: e.channel_layout, format: 'fltp', frame_size: e.frame_size, bit_rate: e.bit_rate, extradata: e.extradata, profile: e.profile }
+}
+
+/** A channel layout name the filter graph takes; an unknown one is guessed from the channel count. */
+function layoutOf(layout: string | undefined, channels: number): string {
+  if (layout && layout !== 'unknown' && !/^\d+ channels/.test(layout)) return layout
+  return channels === 1 ? 'mono' : channels === 2 ? 'stereo' : `${channels}c`
+}
+
 /** Planar float samples of a decoded audio frame (AAC decodes to fltp); other formats give silence-free zeros. */
 function floatPlanes(frame: Beamcoder.Frame): Float32Array[] {
   const f = frame as unknown as { format: string; data: Buffer[]; nb_samples: number; channels: number }
   if (f.format === 'fltp') return f.data.slice(0, f.channels).map((d) => new Float32Array(d.buffer, d.byteOffset, f.nb_samples))
+  if (f.format === 's16') {
+    const all = new Int16Array(f.data[0]!.buffer, f.data[0]!.byteOffset, f.nb_samples * f.channels)
+    return Array.from({ length: f.channels }, (_, c) => Float32Array.from({ length: f.nb_samples }, (_, i) => all[i * f.channels + c]! / 32768))
+  }
   if (f.format === 's16p') return f.data.slice(0, f.channels).map((d) => Float32Array.from(new Int16Array(d.buffer, d.byteOffset, f.nb_samples), (x) => x / 32768))
   if (f.format === 'flt') {
     const all = new Float32Array(f.data[0]!.buffer, f.data[0]!.byteOffset, f.nb_samples * f.channels)

@@ -122,7 +122,11 @@ export class Outputs {
     for (const m of this.#muxers) {
       const data = Buffer.alloc(fields.size + 64) // FFmpeg reads up to 64 bytes past the end
       data.set(fields.data.subarray(0, fields.size))
-      await m.writeFrame(b.packet({ ...fields, data } as never))
+      // Times come in 90 kHz; the MP4 muxer may have chosen its own time base in writeHeader
+      // (1/sample_rate for audio), and writeFrame does not rescale.
+      const [num = 1, den = 90000] = m.streams[fields.stream_index]?.time_base ?? []
+      const t = num === 1 && den === 90000 ? (x: number) => x : (x: number) => Math.round((x * den) / (90000 * num))
+      await m.writeFrame(b.packet({ ...fields, pts: t(fields.pts), dts: t(fields.dts), duration: t(fields.duration), data } as never))
     }
   }
 
