@@ -50,7 +50,21 @@ async function poll() {
   }
 }
 setInterval(poll, 1000); poll();
+// The player starts once the origin has a playlist (the page may be open before the chain has
+// cut its first segments), and starts again after a fatal error rather than staying black.
 const video = document.getElementById('player');
-if (window.Hls && Hls.isSupported()) { const hls = new Hls({ liveSyncDurationCount: 3 }); hls.loadSource(${JSON.stringify(playerUrl)}); hls.attachMedia(video); window.hls = hls; }
+const PLAYLIST = ${JSON.stringify(playerUrl)};
+async function startPlayer() {
+  if (!(window.Hls && Hls.isSupported())) return;
+  try {
+    const origin = NODES.find((n) => n.kind === 'origin');
+    const s = await (await fetch(origin.url + '/api/status', { cache: 'no-store' })).json();
+    if (!s.decisions.length) throw new Error('no segment decided yet');
+  } catch (e) { setTimeout(startPlayer, 1000); return; }
+  const hls = new Hls({ liveSyncDurationCount: 3 });
+  hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) { hls.destroy(); window.hls = undefined; setTimeout(startPlayer, 2000); } });
+  hls.loadSource(PLAYLIST); hls.attachMedia(video); window.hls = hls;
+}
+startPlayer();
 </script></body></html>`
 }

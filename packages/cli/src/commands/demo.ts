@@ -17,7 +17,7 @@ export const demoFlags = {
   listenBase: { names: ['--listen-base'], type: 'number', default: 8080, min: 1024, max: 65000, description: 'origin port; packagers, status page and UDP links use the ports after it' },
   duration: { names: ['--duration'], type: 'number', min: 1, description: 'stop everything after S seconds (default: until Ctrl-C)' },
   size: { names: ['--size'], type: 'string', default: '480x270', description: 'picture size' },
-  redBelow: { names: ['--red-below'], type: 'number', default: 90, min: 0, max: 100, description: 'the status page shows a node red while its MQA-VIDEO is below this' },
+  redBelow: { names: ['--red-below'], type: 'number', default: 75, min: 0, max: 100, description: 'the status page shows a node red while its MQA-VIDEO is below this' },
 } as const satisfies FlagTable
 
 /**
@@ -58,7 +58,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
       { name: 'pkg-a', url: packagers[0]!.url, kind: 'packager' },
       { name: 'pkg-b', url: packagers[1]!.url, kind: 'packager' },
       { name: 'origin-1', url: origin.url, kind: 'origin' },
-    ], `${origin.url}/hls/index.m3u8`, f.redBelow ?? 90)
+    ], `${origin.url}/hls/index.m3u8`, f.redBelow ?? 75)
     closers.push(['status page', page])
     process.stdout.write(
       `mqa demo running on 127.0.0.1 (Ctrl-C stops everything):\n` +
@@ -74,7 +74,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     const source = encode({
       // Grain, as a camera gives: a 6 Mb/s contribution feed that really spends 6 Mb/s, so a 2% datagram
       // loss hits about a third of the frames, as on a real link (testsrc2 alone needs ~2 Mb/s).
-      input: `lavfi:${patternGraph('testsrc2', size, '25')},noise=alls=10:allf=t`,
+      input: `lavfi:${patternGraph('testsrc2', size, '25')},noise=alls=6:allf=t`,
       output: [udp(0), udp(2)],
       measure: false,
       codec: VideoCodec.H264,

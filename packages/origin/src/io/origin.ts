@@ -204,18 +204,19 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
     while (polling) {
       try {
         const listed: Record<Chain, Set<number>> = { a: new Set(), b: new Set() }
-        const down: Record<Chain, boolean> = { a: true, b: true }
+        const down: Record<Chain, boolean> = { a: false, b: false }
         await Promise.all(
           [Chain.A, Chain.B].map(async (c) => {
             const res = await upstream(c, '/hls/index.m3u8', 'GET')
+            // Down is no answer or a server error; 503 is a packager up with nothing published yet.
+            down[c] = !res || (res.status >= 500 && res.status !== 503)
             if (res?.status !== 200) return
-            down[c] = false
             for (const m of (await res.text()).matchAll(/^(\d{1,15})\.ts$/gm)) listed[c].add(Number(m[1]))
           }),
         )
         const newest = Math.max(-1, ...listed.a, ...listed.b)
         // A number is ready when both chains list it, when the other chain is down (its playlist
-        // did not load), or when one chain is clearly past it (two segments behind the newest):
+        // request failed: no answer, or a server error), or when one chain is clearly past it (two segments behind the newest):
         // deciding earlier would read "not there yet" as a failure.
         const ready = (n: number) => ((listed.a.has(n) || down.a) && (listed.b.has(n) || down.b)) || n <= newest - 2
         // In number order, from the newest decided on: the hysteresis counts segments as they come.
