@@ -25,6 +25,11 @@ export interface PlaylistInputs {
    */
   readonly dayStartMs?: number | undefined
   readonly nowMs: number
+  /**
+   * Low latency: the number of the segment being built, served with chunked transfer while it is
+   * cut. The TS playlist hints it (EXT-X-PRELOAD-HINT TYPE=PART, the whole segment as its one part).
+   */
+  readonly openSegment?: number | undefined
 }
 
 export interface DashAnchor {
@@ -48,6 +53,10 @@ export function programDateTimeMs(frameIndex: number, rate: FrameRate, dayStartM
 /** UTC midnight of the day containing `ms`. */
 export function utcDayStart(ms: number): number {
   return ms - (ms % 86_400_000)
+}
+
+function roundS(s: number): number {
+  return Math.round(s * 1000) / 1000
 }
 
 /** D: frames per segment. */
@@ -122,6 +131,10 @@ export function renderPlaylist(kind: PlaylistKind, inputs: PlaylistInputs, optio
     targetDurationS: Math.round(inputs.segmentSeconds),
     discontinuitySequence: inputs.discontinuitySequence,
     ...(kind === 'hls-cmaf' ? { map: { uri: '../cmaf/init.mp4' } } : {}),
+    // No EXT-X-PART yet (parts are whole segments), and no blocking reload: CAN-BLOCK-RELOAD=NO.
+    ...(kind === 'hls-ts' && inputs.openSegment !== undefined && inputs.openSegment > segs.at(-1)!.number && !inputs.ended
+      ? { lowLatency: { partTargetS: roundS(segmentTicks / 90000), parts: [], preloadHint: `${inputs.openSegment}.ts`, canBlockReload: false } }
+      : {}),
     ended: inputs.ended,
   })
 }

@@ -1,3 +1,4 @@
+import HLS from 'hls-parser'
 import { describe, expect, it } from 'vitest'
 import { VideoCodec, decodeCmsdStatic } from '@mqa/common'
 import { encode } from '@mqa/encoder'
@@ -18,9 +19,20 @@ describe('low latency', () => {
         latest = pkg.status().window.at(-1)?.number
       }
       expect(latest).toBeDefined()
-      const n = latest! + 1
+      // The TS playlist hints the segment being built (RFC 8216bis EXT-X-PRELOAD-HINT TYPE=PART,
+      // the whole segment as its one part): that is where a player finds it.
+      const text = await (await fetch(`${pkg.url}/hls/index.m3u8`)).text()
+      const playlist = HLS.parse(text) as HLS.types.MediaPlaylist
+      expect(playlist.endlist).toBe(false)
+      const hint = playlist.segments.at(-1)!.parts.find((p) => p.hint)
+      expect(text).toMatch(/^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="\d+\.ts"$/m)
+      expect(playlist.partTargetDuration).toBe(1)
+      const listed = playlist.segments.filter((s) => s.uri).map((s) => Number(s.uri.replace('.ts', '')))
+      const n = Number(hint!.uri.replace('.ts', ''))
+      expect(n).toBe(listed.at(-1)! + 1)
+      latest = listed.at(-1)!
       const started = performance.now()
-      const res = await fetch(`${pkg.url}/hls/${n}.ts`)
+      const res = await fetch(`${pkg.url}/hls/${hint!.uri}`)
       const firstByteMs = performance.now() - started
       expect(res.status).toBe(200)
       const cmsd = decodeCmsdStatic(res.headers.get('cmsd-static')!)

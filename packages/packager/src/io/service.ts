@@ -224,6 +224,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
       dashPeriods,
       dayStartMs,
       nowMs: now(),
+      openSegment: o.lowLatency && !ended ? (core.openSegmentBytes()?.number ?? segments.at(-1)!.number + 1) : undefined,
     }
   }
 
