@@ -5,7 +5,7 @@
  * getting the same scores (the ffmpeg encode, then an ffmpeg psnr+ssim pass over its output).
  * All of it in one run, interleaved, on the same input; see scripts/bench/README.md.
  *
- *   node scripts/bench/encoder.js [--quick] [--check] [--reps N] [--breakdown] [--regenerate]
+ *   node scripts/bench/encoder.js [--quick] [--check] [--reps N] [--breakdown] [--js-kernels] [--only-720p] [--regenerate]
  *
  * Input per size (cached under .bench/): 10 s of a mandelbrot zoom with temporal grain, 30 fps,
  * stored as high-bitrate H.264 in MP4 (libx264 crf 12), so decoding it costs what decoding a
@@ -52,6 +52,8 @@ const FLAGS = /** @type {const} */ ({
   check: { type: 'boolean', default: false, description: 'exit non-zero when a 720p target is missed' },
   reps: { type: 'string', default: '3', description: 'timed repetitions of each variant' },
   breakdown: { type: 'boolean', default: false, description: "also time mqa's pipeline with measuring off (not a target)" },
+  'only-720p': { type: 'boolean', default: false, description: 'skip 1080p (the targets are checked at 720p)' },
+  'js-kernels': { type: 'boolean', default: false, description: 'also time (b) on the plain-JS metric kernels (MQA_METRICS_KERNELS=js; not a target)' },
   regenerate: { type: 'boolean', default: false, description: 'rebuild the cached inputs in .bench/' },
   help: { type: 'boolean', default: false, description: 'print this help' },
 })
@@ -84,7 +86,7 @@ async function main() {
 
   /** @type {SizeResult[]} */
   const results = []
-  for (const [width, height] of SIZES) {
+  for (const [width, height] of flags['only-720p'] ? SIZES.slice(0, 1) : SIZES) {
     const source = prepareSource(ffmpeg, ffprobe, width, height, seconds, flags.regenerate)
     const result = await measureSize(ffmpeg, ffprobe, source, reps, gnuTime)
     printSize(result)
@@ -247,7 +249,7 @@ function mqaUnmeasuredArgs(src, out) {
  * @param {string} cmd
  * @param {string[]} args
  * @param {boolean} gnuTime
- * @param {{ cwd?: string }} [opts]
+ * @param {{ cwd?: string, env?: Record<string, string> }} [opts]
  * @returns {Promise<Run>}
  */
 async function runMeasured(cmd, args, gnuTime, opts = {}) {
@@ -255,7 +257,7 @@ async function runMeasured(cmd, args, gnuTime, opts = {}) {
   rmSync(timeFile, { force: true })
   const [file, argv] = gnuTime ? [GNU_TIME, ['-f', '%M %U %S', '-o', timeFile, cmd, ...args]] : [cmd, args]
   const t0 = performance.now()
-  const child = spawn(file, argv, { cwd: opts.cwd ?? REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MQA_LOG_LEVEL: 'info' } })
+  const child = spawn(file, argv, { cwd: opts.cwd ?? REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MQA_LOG_LEVEL: 'info', ...opts.env } })
   /** @type {Buffer[]} */
   const err = []
   child.stderr.on('data', (d) => err.push(d))
@@ -286,7 +288,7 @@ async function runMeasured(cmd, args, gnuTime, opts = {}) {
 /**
  * @typedef {object} SizeResult
  * @property {Source} source
- * @property {Record<string, Run[]>} runs  by variant: encode (a), metrics (pass over a's output), mqa (b), unmeasured
+ * @property {Record<string, Run[]>} runs  by variant: encode (a), metrics (pass over a's output), mqa (b), unmeasured, jsKernels
  * @property {Run[]} twoPass  (c): encode + metrics of the same round
  * @property {{ frames: number, measured: number, unmeasured: number, wallMs: number }[]} mqaSummaries
  * @property {Verification} verification
@@ -315,7 +317,7 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
   const settings = verifySettings(ffmpeg, source)
 
   /** @type {Record<string, Run[]>} */
-  const runs = { encode: [], metrics: [], mqa: [], unmeasured: [] }
+  const runs = { encode: [], metrics: [], mqa: [], unmeasured: [], jsKernels: [] }
   /** @type {SizeResult['mqaSummaries']} */
   const mqaSummaries = []
   /** @type {{ name: string, run: () => Promise<void> }[]} */
@@ -343,6 +345,18 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
       name: 'unmeasured',
       run: async () => {
         runs.unmeasured?.push(await runMeasured(process.execPath, mqaUnmeasuredArgs(source.file, outB0), gnuTime))
+      },
+    })
+  }
+  if (flags['js-kernels']) {
+    const outJs = path.join(OUT_DIR, `${tag}-b-mqa-js-kernels.ts`)
+    sides.push({
+      name: 'mqa on JS kernels',
+      run: async () => {
+        const r = await runMeasured(process.execPath, mqaEncodeArgs(source.file, outJs, []), gnuTime, { env: { MQA_METRICS_KERNELS: 'js' } })
+        runs.jsKernels?.push(r)
+        const js = encodeSummary(r.stderr, 'mqa encode (JS kernels)')
+        if (js.measured !== source.frames) throw new Error(`mqa encode on the JS kernels measured ${js.measured} of ${source.frames} frames`)
       },
     })
   }
@@ -515,6 +529,7 @@ function printSize(r) {
   console.log(line('(c) two-pass: (a) + that pass, same round', c))
   console.log(line('(b) mqa encode, every frame measured', b))
   if (r.runs.unmeasured?.length) console.log(line('    mqa pipeline, measuring off (--breakdown)', summarize(r.runs.unmeasured)))
+  if (r.runs.jsKernels?.length) console.log(line('    (b) on the plain-JS kernels (--js-kernels)', summarize(r.runs.jsKernels)))
   const inside = median(r.mqaSummaries.map((x) => x.wallMs)) / 1000
   console.log(`(b) itself reports ${inside.toFixed(2)} s from opening the input to the trailer; the other ${(b.wallS - inside).toFixed(2)} s are node start-up, module and beamcoder loading, exit`)
   console.log(`ratios (medians): (b)/(a) ${vsEncode.toFixed(2)}×   (b)/(c) ${vsTwoPass.toFixed(2)}×   (b) real-time factor ${realtime.toFixed(2)}×   (b) peak ${b.peakMb.toFixed(0)} MB`)

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { WasmKernels, compileWasmKernels, jsKernels, type CompiledWasmKernels, type PlaneKernels } from '../metrics/index.js'
+import { KernelName, WasmKernels, compileWasmKernels, jsKernels, type CompiledWasmKernels, type PlaneKernels } from '../metrics/index.js'
 
 export const WasmLoadErrorCode = {
   MISSING: 'ERR_METRICS_WASM_MISSING',
@@ -37,9 +37,14 @@ export function loadWasmKernels(): WasmKernels {
 /**
  * The kernels this thread measures with: WebAssembly SIMD when it loads, else plain JavaScript
  * (same numbers, slower) with the reason. One instance per thread, reused by every call.
+ * `MQA_METRICS_KERNELS=js` in the environment picks the JavaScript ones (for A/B benchmarks).
  */
 export function bestKernels(): { kernels: PlaneKernels; fallbackReason?: string } {
   if (!best) {
+    if (process.env['MQA_METRICS_KERNELS'] === KernelName.JS) {
+      best = { kernels: jsKernels(), fallbackReason: 'MQA_METRICS_KERNELS=js' }
+      return best
+    }
     try {
       best = { kernels: loadWasmKernels() }
     } catch (err) {
