@@ -4,11 +4,11 @@ import { type FrameRate, frameIndexFromPts, timecodeToFrameIndex } from '@mqa/co
 export const TimecodeMode = { INPUT: 'input', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
 export type TimecodeMode = (typeof TimecodeMode)[keyof typeof TimecodeMode]
 
-export const ClockSource = { TIMECODE: 'tc', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
+export const ClockSource = { TIMECODE: 'tc', SMPTE: 'smpte', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
 export type ClockSource = (typeof ClockSource)[keyof typeof ClockSource]
 
 export interface ClockInput {
-  /** Our SEI `tc` of the input frame, or SMPTE timecode side data, when there is one. */
+  /** Our SEI `tc` of the input frame, when there is one. */
   readonly timecode?: string | undefined
   readonly ptsTicks?: number | undefined
   readonly timescale: number
@@ -24,9 +24,20 @@ export interface ClockReading {
 }
 
 /**
+ * A SMPTE start timecode of the input (the `timecode` tag FFmpeg gives a stream or container:
+ * an MP4/MOV `tmcd` track, MXF, ...): the timecode of the frame whose PTS is `ptsTicks` (the
+ * stream's start time), or of the first frame when that is not known; later frames count on.
+ */
+export interface SmpteStart {
+  readonly timecode: string
+  readonly ptsTicks?: number | undefined
+}
+
+/**
  * Assigns every input frame its index F on the shared clock (DESIGN.md "Timing and alignment"):
- * from the input's timecode, else its PTS, else the wall clock. F = PTS index + offset, where the
- * offset is re-anchored by every valid timecode (mode `input`), so when the timecode goes away
+ * from the input's timecode (our SEI `tc`), else its SMPTE start timecode counted on by PTS, else
+ * its PTS, else the wall clock. F = PTS index + offset, where the offset is set by the SMPTE start
+ * timecode and re-anchored by every valid SEI timecode (mode `input`), so when the timecode goes away
  * the count carries on from it instead of jumping; mode `wallclock` anchors the offset once, on
  * the first frame, to the time of day.
  */
@@ -35,10 +46,19 @@ export class FrameClock {
   readonly #rate: FrameRate
   #offset: number | undefined
   #lastIndex: number | undefined
+  /** Frame index of the SMPTE start timecode, until the offset is anchored on it. */
+  #smpteIndex: number | undefined
+  readonly #smptePtsTicks: number | undefined
+  /** The offset came from the SMPTE start timecode (not yet from an SEI `tc`). */
+  #smpteAnchored = false
 
-  constructor(mode: TimecodeMode, rate: FrameRate) {
+  constructor(mode: TimecodeMode, rate: FrameRate, options: { smpteStart?: SmpteStart | undefined } = {}) {
     this.#mode = mode
     this.#rate = rate
+    if (mode === TimecodeMode.INPUT && options.smpteStart) {
+      this.#smpteIndex = validTimecode(options.smpteStart.timecode, rate)
+      this.#smptePtsTicks = options.smpteStart.ptsTicks
+    }
   }
 
   next(input: ClockInput): ClockReading {
@@ -50,9 +70,16 @@ export class FrameClock {
       frameIndex = tcIndex
       source = ClockSource.TIMECODE
       if (ptsIndex !== undefined) this.#offset = tcIndex - ptsIndex
+      this.#smpteIndex = undefined // our SEI wins from here on
+      this.#smpteAnchored = false
     } else if (this.#mode !== TimecodeMode.WALLCLOCK && ptsIndex !== undefined) {
+      if (this.#smpteIndex !== undefined && this.#offset === undefined) {
+        const anchorIndex = this.#smptePtsTicks === undefined ? ptsIndex : frameIndexFromPts(this.#smptePtsTicks, input.timescale, this.#rate)
+        this.#offset = this.#smpteIndex - anchorIndex
+        this.#smpteAnchored = true
+      }
       frameIndex = ptsIndex + (this.#offset ?? 0)
-      source = ClockSource.PTS
+      source = this.#smpteAnchored ? ClockSource.SMPTE : ClockSource.PTS
     } else {
       source = ClockSource.WALLCLOCK
       if (ptsIndex === undefined) {

@@ -180,3 +180,26 @@ describe('audio', () => {
     await expect(encode({ ...base, input: pcmMkv, output: join(dir, 'no.ts'), audio: AudioMode.COPY })).rejects.toMatchObject({ code: EncodeErrorCode.AUDIO_COPY, message: expect.stringMatching(/^the input audio is pcm_s16le, which cannot be copied/) })
   })
 })
+
+describe('SMPTE timecode of the input', () => {
+  const dir = workDir('smpte')
+  it.each([
+    { name: '25 fps, 10:00:00:00', rate: '25', start: '10:00:00:00', gopSeconds: 1, segmentSeconds: 1, first: '10:00:00:00', last: '10:00:00:24', frames: 25 },
+    { name: '29.97 drop-frame, 00:09:59;28', rate: '30000/1001', start: '00:09:59;28', gopSeconds: 1.001, segmentSeconds: 1.001, first: '00:09:59;28', last: '00:10:00;27', frames: 30 },
+  ])('an MP4 with a timecode track ($name) is encoded on that timecode, counting on', async ({ rate, start, gopSeconds, segmentSeconds, first, last, frames }) => {
+    const input = join(dir, `${first.replace(/\W/g, '')}.mp4`)
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=160x90:rate=${rate}`, '-frames:v', String(frames), '-c:v', 'libx264', '-preset', 'ultrafast', '-timecode', start, input])
+    const output = join(dir, `${first.replace(/\W/g, '')}.ts`)
+    const reportFile = join(dir, `${first.replace(/\W/g, '')}.json`)
+    await encode({ input, output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds, segmentSeconds, timecode: 'input', workers: 1, realtime: false, report: reportFile })
+    const report = readReport(reportFile)
+    expect(report).toHaveLength(frames)
+    expect(report[0]!.timecode).toBe(first)
+    expect(report.at(-1)!.timecode).toBe(last)
+    const fr = rate === '25' ? frameRate(25) : frameRate(30000, 1001)
+    expect(report.map((f) => f.frameIndex)).toEqual(report.map((_, i) => timecodeToFrameIndex(first, fr) + i))
+    // What a reader of the output sees: the SEI tc of every access unit.
+    const inspected = await inspectFile(output, { segmentSeconds })
+    expect(inspected.frames.map((f) => f.record?.timecode).sort()).toEqual(report.map((f) => f.timecode).sort())
+  })
+})

@@ -43,4 +43,22 @@ describe('frame clock', () => {
       expect(ra.frameIndex).toBe(rb.frameIndex)
     }
   })
+
+  it('counts on from a SMPTE start timecode, anchored on the stream start PTS; our SEI tc still wins', () => {
+    const c = new FrameClock(TimecodeMode.INPUT, rate, { smpteStart: { timecode: '10:00:00:00', ptsTicks: 2 * tick } })
+    // The first frame out of the decoder may come after the start (a lost first GOP): it still counts from the start PTS.
+    expect(c.next({ ptsTicks: 5 * tick, timescale: 90_000, nowMs: 0 })).toEqual({ frameIndex: 900_003, source: 'smpte', discontinuity: false })
+    expect(c.next({ ptsTicks: 6 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 900_004, source: 'smpte' })
+    expect(c.next({ timecode: '11:00:00:00', ptsTicks: 7 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 990_000, source: 'tc', discontinuity: true })
+    expect(c.next({ ptsTicks: 8 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 990_001, source: 'pts' })
+  })
+
+  it('takes a drop-frame SMPTE start at 29.97 and ignores it in pts mode or when it is malformed', () => {
+    const ntsc = frameRate(30000, 1001)
+    const t = 3003 // 90 kHz ticks per 29.97 frame
+    const df = new FrameClock(TimecodeMode.INPUT, ntsc, { smpteStart: { timecode: '01:00:00;00' } })
+    expect(df.next({ ptsTicks: 100 * t, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 107_892, source: 'smpte' }) // 1 h of 29.97 DF
+    expect(new FrameClock(TimecodeMode.PTS, rate, { smpteStart: { timecode: '10:00:00:00' } }).next({ ptsTicks: 4 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 4, source: 'pts' })
+    expect(new FrameClock(TimecodeMode.INPUT, rate, { smpteStart: { timecode: '10:00:00:99' } }).next({ ptsTicks: 4 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 4, source: 'pts' })
+  })
 })

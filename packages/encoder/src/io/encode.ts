@@ -18,7 +18,7 @@ import {
   supportsDropFrame,
 } from '@mqa/common'
 import { AudioAnalyzer } from '../audio-analysis.js'
-import { FrameClock, type TimecodeMode } from '../frame-clock.js'
+import { FrameClock, type SmpteStart, type TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, frameRecord, stampAccessUnit } from '../stamp.js'
@@ -168,7 +168,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const input = await openInput(options.input, { fps: options.fps })
   const rate = input.rate
   const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
-  const clock = new FrameClock(options.timecode, rate)
+  const smpteStart = smpteStartOf(input)
+  if (smpteStart && options.timecode === 'input') log.info('input has a SMPTE start timecode: frames count on from it', { timecode: smpteStart.timecode })
+  const clock = new FrameClock(options.timecode, rate, { smpteStart })
   const [tbNum, tbDen] = input.timeBase
   const timescale = tbDen / tbNum // ticks per second (90000 for TS)
   const frameDurationTicks = (timescale * rate.den) / rate.num
@@ -747,6 +749,24 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
     if (tcByPts.size > 1000) tcByPts.delete(tcByPts.keys().next().value as number)
   }
+}
+
+/**
+ * The SMPTE start timecode FFmpeg exposes as a `timecode` tag: on the video stream, else on
+ * another stream (an MP4/MOV `tmcd` track), else on the container (MXF, ...). It is the time of
+ * the video stream's first frame (its start_time).
+ */
+function smpteStartOf(input: OpenedInput): SmpteStart | undefined {
+  const streams = input.demuxer.streams
+  const video = streams[input.videoIndex]!
+  const tagOf = (metadata: unknown) => {
+    const tc = (metadata as Record<string, unknown> | null | undefined)?.timecode
+    return typeof tc === 'string' && tc.length > 0 ? tc : undefined
+  }
+  const timecode = tagOf(video.metadata) ?? streams.map((st) => tagOf(st.metadata)).find(Boolean) ?? tagOf(input.demuxer.metadata)
+  if (!timecode) return undefined
+  const start = (video as unknown as { start_time?: number | null }).start_time
+  return { timecode, ptsTicks: typeof start === 'number' && Number.isFinite(start) ? start : undefined }
 }
 
 interface AacState {
