@@ -5,7 +5,7 @@ import HLS from 'hls-parser'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, splitAnnexB } from '@mqa/common'
 import { encode } from '@mqa/encoder'
-import { type PackagerHandle, startPackager } from '../src/index.js'
+import { type PackagerHandle, inspectPlaylistUrl, startPackager } from '../src/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mqa-numbering-'))
 const S = 43_200 // segment numbers per day: 2 s segments at 25 fps
@@ -67,6 +67,9 @@ describe('segment numbering across midnight and restarts', () => {
     // One Period: timestamps run on across midnight.
     expect(periods(await (await fetch(`${pa.url}/dash/manifest.mpd`)).text())).toEqual([{ start: 'PT0S', startNumber: 43_197 }])
     expect((await fetch(`${pa.url}/cmaf/43200.m4s`)).status).toBe(200)
+    // mqa inspect <MPD URL>: one clear error, not hls-parser's.
+    await expect(inspectPlaylistUrl(`${pa.url}/dash/manifest.mpd`)).rejects.toThrow(/is a DASH MPD: mqa inspect reads HLS media playlists only/)
+    expect((await inspectPlaylistUrl(`${pa.url}/hls/cmaf.m3u8`)).segments.map((s) => s.cmsdStatic?.quality?.segmentNumber)).toEqual([43_197, 43_198, 43_199, 43_200, 43_201, 43_202])
     // The first segment of the new day starts at midnight, and B names the same frames the same way.
     const hlsB = await mediaPlaylist(pb, '/hls/index.m3u8')
     expect(hlsB.segments.map((s) => s.uri)).toEqual([43_198, 43_199, 43_200, 43_201, 43_202].map((n) => `${n}.ts`))

@@ -21,9 +21,14 @@ export async function inspectPlaylistUrl(url: string, options: { timeoutMs?: num
     throw new InspectError(`cannot GET ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err })
   }
   if (!res.ok) throw new InspectError(`GET ${url} answered ${res.status}`)
+  const text = await res.text()
+  // Checked before hls-parser, which would print its own "Invalid Playlist" lines first.
+  if ((res.headers.get('content-type') ?? '').includes('dash+xml') || /^\s*(<\?xml[^>]*>\s*)?<MPD[\s>]/.test(text)) {
+    throw new InspectError(`${url} is a DASH MPD: mqa inspect reads HLS media playlists only (the packager's /hls/cmaf.m3u8 lists the same CMAF segments)`)
+  }
   let playlist: HLS.types.Playlist
   try {
-    playlist = HLS.parse(await res.text())
+    playlist = HLS.parse(text)
   } catch (err) {
     throw new InspectError(`${url} is not an HLS playlist: ${(err as Error).message}`)
   }
