@@ -215,10 +215,13 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
           }),
         )
         const newest = Math.max(-1, ...listed.a, ...listed.b)
+        // Chains publish in number order: a number below one that both list will never come to
+        // the chain that lacks it (a packager that started after it), so it is decided as it is.
+        const newestOnBoth = Math.max(-1, ...[...listed.a].filter((n) => listed.b.has(n)))
         // A number is ready when both chains list it, when the other chain is down (its playlist
         // request failed: no answer, or a server error), or when one chain is clearly past it (two segments behind the newest):
         // deciding earlier would read "not there yet" as a failure.
-        const ready = (n: number) => ((listed.a.has(n) || down.a) && (listed.b.has(n) || down.b)) || n <= newest - 2
+        const ready = (n: number) => ((listed.a.has(n) || down.a) && (listed.b.has(n) || down.b)) || n <= newestOnBoth || n <= newest - 2
         // In number order, from the newest decided on: the hysteresis counts segments as they come.
         const todo = [...new Set([...listed.a, ...listed.b])].sort((x, y) => x - y).filter((n) => n > newestDecided && ready(n))
         for (const n of todo) decide(n, await learn(n, `/hls/${n}.ts`))
