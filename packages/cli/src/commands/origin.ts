@@ -12,6 +12,7 @@ export const originFlags = {
   confirm: { names: ['--confirm'], type: 'number', default: 1, min: 1, max: 100, description: 'segments in a row it must be better for' },
   switchBackAfter: { names: ['--switch-back-after'], type: 'number', default: 5, min: 0, max: 1000, description: 'good segments in a row before going back to the preferred chain' },
   timeoutMs: { names: ['--timeout-ms'], type: 'number', default: 1500, min: 50, max: 60_000, description: 'per upstream request' },
+  cacheMb: { names: ['--cache-mb'], type: 'number', default: 256, min: 0, max: 65_536, description: 'MiB of decided segments kept in memory (fetched ahead of the players)' },
 } as const satisfies FlagTable
 
 export async function runOrigin(argv: readonly string[]): Promise<number> {
@@ -39,6 +40,7 @@ export async function runOrigin(argv: readonly string[]): Promise<number> {
     confirm: f.confirm ?? 1,
     switchBackAfter: f.switchBackAfter ?? 5,
     timeoutMs: f.timeoutMs ?? 1500,
+    cacheBytes: (f.cacheMb ?? 256) * 2 ** 20,
     logger,
   })
   logger.info('serving', { url: handle.url, hls: `${handle.url}/hls/index.m3u8` })

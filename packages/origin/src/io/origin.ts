@@ -2,6 +2,7 @@ import { type Server } from 'node:http'
 import { type Logger, CmsdHeader, ErrorWindow, appendCmsdDynamic, decodeCmsdStatic, silentLogger } from '@mqa/common'
 import { type HttpCounters, type Reply, startHttp } from '@mqa/http'
 import { limitPlaylist } from '../playlist-window.js'
+import { type CachedSegment, SegmentCache } from '../segment-cache.js'
 import { Chain, type ChainView, type Decision, Selector, type SelectorOptions } from '../selector.js'
 
 export interface OriginOptions extends Partial<SelectorOptions> {
@@ -13,6 +14,10 @@ export interface OriginOptions extends Partial<SelectorOptions> {
   readonly timeoutMs?: number
   /** How often both playlists are polled to decide ahead of the players. */
   readonly pollMs?: number
+  /** Bytes of segments kept in memory (default 256 MiB): decided segments are served from there. */
+  readonly cacheBytes?: number
+  /** Fetch each decided MPEG-TS segment ahead of the players (default true). */
+  readonly prefetch?: boolean
   readonly logger?: Logger
 }
 
@@ -23,6 +28,7 @@ export interface OriginStatus {
   readonly switches: number
   readonly decisions: readonly Decision[]
   readonly upstreamErrors: Readonly<Record<Chain, number>>
+  readonly cache: { readonly segments: number; readonly bytes: number }
   readonly http: HttpCounters
 }
 
@@ -55,6 +61,8 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
   let switches = 0
   let lastServed: Chain = preferred
   const views = new Map<number, Partial<Record<Chain, ChainView>>>()
+  const cache = new SegmentCache(o.cacheBytes ?? 256 << 20)
+  const prefetch = o.prefetch ?? true
 
   async function upstream(chain: Chain, path: string, method: 'GET' | 'HEAD'): Promise<Response | undefined> {
     try {
@@ -118,36 +126,60 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
     return d
   }
 
+  /**
+   * The decided chain's bytes for a segment path, from the cache or fetched into it; when that
+   * chain fails, the other chain's (the next decision then fails over). Concurrent callers for one
+   * path share one upstream request.
+   */
+  const inFlight = new Map<string, Promise<CachedSegment | Reply>>()
+  function fetchSegment(path: string, decided: Chain): Promise<CachedSegment | Reply> {
+    const hit = cache.get(path)
+    if (hit) return Promise.resolve(hit)
+    let p = inFlight.get(path)
+    if (!p) {
+      p = (async (): Promise<CachedSegment | Reply> => {
+        let res = await upstream(decided, path, 'GET')
+        let chain = decided
+        if (!res || res.status !== 200) {
+          const alt = decided === Chain.A ? Chain.B : Chain.A
+          const second = await upstream(alt, path, 'GET')
+          if (second && second.status === 200) {
+            res = second
+            chain = alt
+          }
+        }
+        if (!res) return { status: 504, headers: { 'Content-Type': 'text/plain' }, body: 'no upstream answered\n' }
+        if (res.status !== 200) return { status: res.status, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' }, body: `upstream answered ${res.status}\n` }
+        const headers: Record<string, string> = {
+          'Content-Type': res.headers.get('content-type') ?? 'application/octet-stream',
+          'Cache-Control': res.headers.get('cache-control') ?? 'no-cache',
+        }
+        for (const h of [CmsdHeader.STATIC, CmsdHeader.DYNAMIC]) {
+          const v = res.headers.get(h)
+          if (v) headers[h] = v
+        }
+        const entry: CachedSegment = { body: new Uint8Array(await res.arrayBuffer()), headers, chain }
+        cache.set(path, entry)
+        return entry
+      })().finally(() => inFlight.delete(path))
+      inFlight.set(path, p)
+    }
+    return p
+  }
+
   async function segment(n: number, path: string, startMs: number): Promise<Reply> {
     const d = selector.decided(n) ?? decide(n, await learn(n, path))
-    let res = await upstream(d.chain, path, 'GET')
-    let chain = d.chain
-    if (!res || res.status !== 200) {
-      // The chosen chain failed this request: the other one serves it (the next decision fails over).
-      const alt = chain === Chain.A ? Chain.B : Chain.A
-      const second = await upstream(alt, path, 'GET')
-      if (second && second.status === 200) {
-        res = second
-        chain = alt
-      }
-    }
-    if (!res) return { status: 504, headers: { 'Content-Type': 'text/plain' }, body: 'no upstream answered\n' }
-    if (res.status !== 200) return { status: res.status, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' }, body: `upstream answered ${res.status}\n` }
-    const body = new Uint8Array(await res.arrayBuffer())
-    const headers: Record<string, string> = {
-      'Content-Type': res.headers.get('content-type') ?? 'application/octet-stream',
-      'Cache-Control': res.headers.get('cache-control') ?? 'no-cache',
-    }
-    const cmsdStatic = res.headers.get(CmsdHeader.STATIC)
-    if (cmsdStatic) headers[CmsdHeader.STATIC] = cmsdStatic
+    const got = await fetchSegment(path, d.chain)
+    if (!('chain' in got)) return got
+    const { [CmsdHeader.DYNAMIC]: upstreamDynamic, ...headers } = got.headers
+    const hop = { node: o.name, rd: Math.round(performance.now() - startMs), mqaSource: got.chain }
     let dynamic: string
     try {
-      dynamic = appendCmsdDynamic(res.headers.get(CmsdHeader.DYNAMIC) ?? undefined, { node: o.name, rd: Math.round(performance.now() - startMs), mqaSource: chain })
+      dynamic = appendCmsdDynamic(upstreamDynamic, hop)
     } catch {
-      dynamic = appendCmsdDynamic(undefined, { node: o.name, rd: Math.round(performance.now() - startMs), mqaSource: chain })
+      dynamic = appendCmsdDynamic(undefined, hop)
     }
-    headers[CmsdHeader.DYNAMIC] = dynamic
-    return { status: 200, headers, body }
+    return { status: 200, headers: { ...headers, [CmsdHeader.DYNAMIC]: dynamic }, body: got.body }
   }
 
   async function passthrough(path: string): Promise<Reply> {
@@ -162,7 +194,7 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
   }
 
   function status(): OriginStatus {
-    return { node: o.name, serving: selector.serving, preferred, switches, decisions: [...log_], upstreamErrors: { ...upstreamErrors }, http: counters }
+    return { node: o.name, serving: selector.serving, preferred, switches, decisions: [...log_], upstreamErrors: { ...upstreamErrors }, cache: { segments: cache.size, bytes: cache.bytes }, http: counters }
   }
 
   function metrics(): string {
@@ -224,7 +256,11 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
         const ready = (n: number) => ((listed.a.has(n) || down.a) && (listed.b.has(n) || down.b)) || n <= newestOnBoth || n <= newest - 2
         // In number order, from the newest decided on: the hysteresis counts segments as they come.
         const todo = [...new Set([...listed.a, ...listed.b])].sort((x, y) => x - y).filter((n) => n > newestDecided && ready(n))
-        for (const n of todo) decide(n, await learn(n, `/hls/${n}.ts`))
+        for (const n of todo) {
+          const d = decide(n, await learn(n, `/hls/${n}.ts`))
+          // Fetch ahead: the decided chain's segment is in memory before a player asks for it.
+          if (prefetch) await fetchSegment(`/hls/${n}.ts`, d.chain)
+        }
       } catch (err) {
         log.warn('poll failed', { error: (err as Error).message })
       }
