@@ -5,11 +5,14 @@ import { join } from 'node:path'
 import { VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { encode, startImpair, type ReportFrame } from '../src/index.js'
-import { ffmpeg, ffmpegDecodeErrors, fixture, workDir } from './helpers.js'
+import { ffmpeg, ffmpegDecodeErrors, ffprobe, fixture, workDir } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const report = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { frames: ReportFrame[] }).frames
 let nextPort = 42_000 + Math.floor(Math.random() * 5000) * 2
+
+/** Video frames ffprobe decodes from a file (a TS lists its streams twice: under the program, then alone). */
+const countDecodedFrames = (file: string) => Number(execFileSync(ffprobe, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim().split('\n')[0])
 
 /** Send TS bytes as 7-packet datagrams to 127.0.0.1:port at about `kbps`. */
 async function sendTs(bytes: Uint8Array, port: number, kbps: number): Promise<void> {
@@ -53,6 +56,46 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     expect(frames.some((f) => f < 50)).toBe(true)
     expect(frames.some((f) => f > 110)).toBe(true)
     expect(ffmpegDecodeErrors(out)).toBe('')
+  }, 30_000)
+
+  it('a stop writes what was already received: decoder and encoder drained, a clean tail', async () => {
+    const dir = workDir('udp-stop')
+    const ts = join(dir, 'src.ts')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', '75', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-bf', '2', '-b:v', '300k', '-f', 'mpegts', ts])
+    const bytes = new Uint8Array(readFileSync(ts))
+    const port = nextPort++
+    const controller = new AbortController()
+    const out = join(dir, 'out.ts')
+    const rep = join(dir, 'report.json')
+    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false, bframes: 2, report: rep, signal: controller.signal })
+    await sleep(300)
+    await sendTs(bytes, port, 4000) // 3 s of video in about 0.3 s
+    controller.abort() // at once: the last frames are still in the demuxer (its last PES ends only at end of input), decoder and encoder
+    const started = performance.now()
+    const summary = await encoding
+    const frameIndices = report(rep).map((f) => f.frameIndex).sort((a, b) => a - b)
+    expect({ frames: summary.frames, first: frameIndices[0], last: frameIndices.at(-1), inputErrors: summary.inputErrors }).toEqual({ frames: 75, first: frameIndices[0], last: frameIndices[0]! + 74, inputErrors: 0 })
+    expect(performance.now() - started).toBeLessThan(4000) // bounded: 2 s of drain, then the pool's last second
+    expect(summary.frames).toBe(75) // every frame received, none lost in flight
+    expect(report(rep)).toHaveLength(75)
+    expect(ffmpegDecodeErrors(out)).toBe('')
+    const decodedFrames = countDecodedFrames(out)
+    expect(decodedFrames).toBe(summary.frames)
+  }, 30_000)
+
+  it('a stop of a paced file encode mid-way closes the output cleanly', async () => {
+    const dir = workDir('file-stop')
+    const controller = new AbortController()
+    const out = join(dir, 'out.ts')
+    const encoding = encode({ input: fixture('h264-bframes-320x180.ts'), output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: true, bframes: 3, signal: controller.signal })
+    await sleep(1200)
+    controller.abort()
+    const summary = await encoding
+    expect(summary.frames).toBeGreaterThan(10)
+    expect(summary.frames).toBeLessThan(75) // stopped mid-way (3 s at 25 fps, paced)
+    expect(ffmpegDecodeErrors(out)).toBe('')
+    const decodedFrames = countDecodedFrames(out)
+    expect(decodedFrames).toBe(summary.frames)
   }, 30_000)
 
   it('source → impair (2% loss) → encode: frames carry the source timecode, losses count as errors', async () => {

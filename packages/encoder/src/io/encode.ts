@@ -106,6 +106,10 @@ export interface EncodeOptions {
 export const AudioMode = { AUTO: 'auto', COPY: 'copy', AAC: 'aac', NONE: 'none' } as const
 export type AudioMode = (typeof AudioMode)[keyof typeof AudioMode]
 
+/** After a stop, how long what was already received may still be processed before closing. */
+const STOP_DRAIN_MS = 2000
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
 const COPYABLE_AUDIO = ['aac', 'mp2', 'mp3', 'ac3', 'eac3']
 /** The sample rates AAC can signal; another input rate is resampled to 48 kHz. */
 const AAC_SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000]
@@ -165,7 +169,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     throw new EncodeError(EncodeErrorCode.PRESET, `preset ${JSON.stringify(options.preset)} is not one of ${ENCODER_PRESETS.join(', ')}`)
   }
   for (const spec of typeof options.output === 'string' ? [options.output] : options.output) await assertWritableOutput(spec)
-  const input = await openInput(options.input, { fps: options.fps })
+  const input = await openInput(options.input, { fps: options.fps, signal: options.signal })
   const rate = input.rate
   const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
   const smpteStart = smpteStartOf(input)
@@ -213,8 +217,17 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let lastRecord: MqaRecordInput | undefined
 
   const decoder = b.decoder({ demuxer: input.demuxer, stream_index: input.videoIndex, thread_count: 0 } as never)
-  // A live demuxer may be waiting for bytes: stopping ends its input so the read returns.
-  const onAbort = () => void input.close()
+  // A live demuxer may be waiting for bytes: stopping ends its input so the read returns, and what
+  // was already received is still demuxed, decoded, encoded and written, for at most STOP_DRAIN_MS.
+  let stoppedAt: number | undefined
+  const onAbort = () => {
+    stoppedAt ??= performance.now()
+    void input.close()
+  }
+  const pastStopDeadline = () => stoppedAt !== undefined && performance.now() - stoppedAt > STOP_DRAIN_MS
+  // A live byte source (UDP, stdin) has received bytes waiting in its buffers and the demuxer's;
+  // files and generated inputs stop at once (the frames in the decoder and encoder still drain).
+  const drainsDemuxerOnStop = input.kind === 'udp' || input.kind === 'stdin'
   options.signal?.addEventListener('abort', onAbort, { once: true })
 
   // Audio is copied (the TS and MP4 muxers take AAC, MP2 and AC-3 as they are) or encoded to AAC,
@@ -396,7 +409,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       if (ptsTicks !== undefined) offset90k = ticks90k(frameIndex) - Math.round((ptsTicks * 90000) / timescale)
       frame.pts = frameIndex
       ;(frame as unknown as { pict_type: string | null }).pict_type = idr ? 'I' : null
-      if (options.realtime) await pace(frameIndex)
+      if (options.realtime && stoppedAt === undefined) await pace(frameIndex)
       encoder ??= openEncoder(frame.width, frame.height)
       const encoded = await encodeFrame(encoder, frame)
       packetsOut += encoded.packets.length
@@ -527,12 +540,19 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
 
   try {
     let videoPackets = 0
+    if (options.signal?.aborted) onAbort()
     for (;;) {
-      if (options.signal?.aborted) break
+      if (stoppedAt !== undefined && (!drainsDemuxerOnStop || pastStopDeadline())) break
       if (options.maxFrames !== undefined && fn >= options.maxFrames) break
       let packet: Beamcoder.Packet | null
       try {
-        packet = await input.demuxer.read()
+        const read = input.demuxer.read()
+        if (stoppedAt === undefined) packet = await read
+        else {
+          const late = await Promise.race([read, sleep(Math.max(0, stoppedAt + STOP_DRAIN_MS - performance.now())).then(() => 'late' as const)])
+          if (late === 'late') break
+          packet = late
+        }
       } catch (err) {
         const r = errorLog.record('ERR_DEMUX')
         if (r) log.warn('demuxer read failed', { error: (err as Error).message, total: r.total })
@@ -559,13 +579,16 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       }
       for (const f of decoded) {
         if (options.maxFrames !== undefined && fn >= options.maxFrames) break
+        if (pastStopDeadline()) break
         await handleSourceFrame(f)
       }
     }
-    if (!options.signal?.aborted) {
+    // Also after a stop: the frames the decoder holds were received, and make a clean tail.
+    if (!pastStopDeadline()) {
       const rest = await flushFrames(decoder)
       for (const f of rest) {
         if (options.maxFrames !== undefined && fn >= options.maxFrames) break
+        if (pastStopDeadline()) break
         await handleSourceFrame(f)
       }
     }
@@ -585,8 +608,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       await handlePackets(flushed.packets)
     }
     if (recon) for (const rf of await flushFrames(recon)) await measure(rf)
-    // Wait for the pool to finish what it has, then write everything in order.
-    while (pool && pool.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    // Wait for the pool to finish what it has (after a stop, a little longer than the drain at
+    // most: the rest leave unmeasured), then write everything in order.
+    while (pool && pool.inFlight > 0 && !(stoppedAt !== undefined && performance.now() - stoppedAt > STOP_DRAIN_MS + 1000)) await sleep(5)
     drain(true)
     await writeChain
     if (muxStarted && output) {
@@ -597,7 +621,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     if (fn === 0 && !options.signal?.aborted) {
       throw new EncodeError(EncodeErrorCode.NO_VIDEO_FRAME, `no video frame could be decoded from ${JSON.stringify(options.input)} (${videoPackets} video packets read, ${decodeErrors} decode errors)`)
     }
-    if (written === 0 && fn > 0) {
+    if (written === 0 && fn > 0 && stoppedAt === undefined) {
       throw new EncodeError(EncodeErrorCode.NO_OUTPUT, `the ${codec === VideoCodec.H264 ? 'libx264' : 'libx265'} encoder gave no packet for ${fn} frames (preset ${options.preset}, ${options.bitrateKbps} kb/s): nothing was written`)
     }
   } finally {

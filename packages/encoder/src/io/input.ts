@@ -142,6 +142,11 @@ export interface OpenInputOptions {
   readonly fps?: FrameRate | undefined
   /** Bound on bytes waiting between the socket and the demuxer. */
   readonly maxBufferedBytes?: number
+  /**
+   * A stop while the demuxer is still probing a live input ends the byte stream, so the probe
+   * finishes on what was received instead of waiting for bytes forever.
+   */
+  readonly signal?: AbortSignal | undefined
 }
 
 export async function openInput(spec: string, options: OpenInputOptions = {}): Promise<OpenedInput> {
@@ -172,8 +177,13 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
     } else {
       // MPEG-TS we read ourselves first: every packet passes the transport monitor on its way in.
       transport = new TransportMonitor()
-      const { stream, close } = openByteSource(kind, spec, options.maxBufferedBytes ?? 32 << 20, transport)
+      const source = openByteSource(kind, spec, options.maxBufferedBytes ?? 32 << 20, transport)
+      const stream = source.stream
+      let closed: Promise<void> | undefined
+      const close = () => (closed ??= source.close()) // once: a UDP socket closed twice throws
       closeSource = close
+      if (options.signal?.aborted) void close()
+      else options.signal?.addEventListener('abort', () => void close(), { once: true })
       const ds = b.demuxerStream({ highwaterMark: 1 << 20 })
       feed = { stream, ds }
       stream.pipe(ds as unknown as NodeJS.WritableStream)
