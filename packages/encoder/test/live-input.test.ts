@@ -14,6 +14,20 @@ let nextPort = 42_000 + Math.floor(Math.random() * 5000) * 2
 /** Video frames ffprobe decodes from a file (a TS lists its streams twice: under the program, then alone). */
 const countDecodedFrames = (file: string) => Number(execFileSync(ffprobe, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim().split('\n')[0])
 
+/**
+ * Resolves once a socket is bound to UDP port `port` (Linux: /proc/net/udp lists it), so no
+ * datagram is sent before the encoder listens: a fixed sleep was not enough on a loaded machine.
+ * Reading the table, not binding a probe socket, so the check can never take the port itself.
+ */
+async function untilUdpBound(port: number, timeoutMs = 15_000): Promise<void> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `
+  const deadline = performance.now() + timeoutMs
+  while (!readFileSync('/proc/net/udp', 'utf8').split('\n').some((line) => line.split(/\s+/)[2]?.endsWith(hex.trim()))) {
+    if (performance.now() > deadline) throw new Error(`nothing bound udp://127.0.0.1:${port} within ${timeoutMs} ms`)
+    await sleep(50)
+  }
+}
+
 /** Send TS bytes as 7-packet datagrams to 127.0.0.1:port at about `kbps`. */
 async function sendTs(bytes: Uint8Array, port: number, kbps: number): Promise<void> {
   const socket = createSocket('udp4')
@@ -41,7 +55,7 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     const out = join(dir, 'out.ts')
     const rep = join(dir, 'report.json')
     const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: rep, signal: controller.signal })
-    await sleep(300)
+    await untilUdpBound(port)
     const kbps = ((bytes.length * 8) / 6000) * 1.5
     await sendTs(bytes.subarray(0, half), port, kbps)
     await sleep(3000) // the input goes quiet
@@ -68,7 +82,7 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     const out = join(dir, 'out.ts')
     const rep = join(dir, 'report.json')
     const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false, bframes: 2, report: rep, signal: controller.signal })
-    await sleep(300)
+    await untilUdpBound(port)
     await sendTs(bytes, port, 4000) // 3 s of video in about 0.3 s
     controller.abort() // at once: the last frames are still in the demuxer (its last PES ends only at end of input), decoder and encoder
     const started = performance.now()
