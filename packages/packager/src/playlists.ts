@@ -131,9 +131,9 @@ export function renderPlaylist(kind: PlaylistKind, inputs: PlaylistInputs, optio
     targetDurationS: Math.round(inputs.segmentSeconds),
     discontinuitySequence: inputs.discontinuitySequence,
     ...(kind === 'hls-cmaf' ? { map: { uri: '../cmaf/init.mp4' } } : {}),
-    // No EXT-X-PART yet (parts are whole segments), and no blocking reload: CAN-BLOCK-RELOAD=NO.
+    // No EXT-X-PART yet (each part is a whole segment); blocking reload (_HLS_msn) is served.
     ...(kind === 'hls-ts' && inputs.openSegment !== undefined && inputs.openSegment > segs.at(-1)!.number && !inputs.ended
-      ? { lowLatency: { partTargetS: roundS(segmentTicks / 90000), parts: [], preloadHint: `${inputs.openSegment}.ts`, canBlockReload: false } }
+      ? { lowLatency: { partTargetS: roundS(segmentTicks / 90000), parts: [], preloadHint: `${inputs.openSegment}.ts`, canBlockReload: true } }
       : {}),
     ended: inputs.ended,
   })

@@ -22,7 +22,7 @@ describe('low latency', () => {
       // The TS playlist hints the segment being built (RFC 8216bis EXT-X-PRELOAD-HINT TYPE=PART,
       // the whole segment as its one part): that is where a player finds it.
       const text = await (await fetch(`${pkg.url}/hls/index.m3u8`)).text()
-      const playlist = HLS.parse(text) as HLS.types.MediaPlaylist
+      const playlist = HLS.parse(text) as HLS.types.MediaPlaylist // strict: CAN-BLOCK-RELOAD=YES is mandatory
       expect(playlist.endlist).toBe(false)
       const hint = playlist.segments.at(-1)!.parts.find((p) => p.hint)
       expect(text).toMatch(/^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="\d+\.ts"$/m)
@@ -50,6 +50,19 @@ describe('low latency', () => {
       expect(Buffer.compare(Buffer.from(streamed.subarray(376)), Buffer.from(published.subarray(376)))).toBe(0)
       // The response started before the segment was complete (1 s of media).
       expect(firstByteMs).toBeLessThan(900)
+
+      // Blocking reload: _HLS_msn=N+1 answers once segment N+1 is published, and lists it; one
+      // more than two past the newest is a 400; a malformed one too.
+      const newest = pkg.status().window.at(-1)!.number
+      const t0 = performance.now()
+      const blocked = await fetch(`${pkg.url}/hls/index.m3u8?_HLS_msn=${newest + 1}&_HLS_part=0`)
+      expect(blocked.status).toBe(200)
+      const reloaded = HLS.parse(await blocked.text()) as HLS.types.MediaPlaylist
+      expect(reloaded.segments.filter((s) => s.uri).map((s) => Number(s.uri.replace('.ts', '')))).toContain(newest + 1)
+      expect(reloaded.lowLatencyCompatibility?.canBlockReload).toBe(true)
+      expect(performance.now() - t0).toBeGreaterThan(50) // it waited for the segment
+      expect((await fetch(`${pkg.url}/hls/index.m3u8?_HLS_msn=${pkg.status().window.at(-1)!.number + 3}`)).status).toBe(400)
+      expect((await fetch(`${pkg.url}/hls/index.m3u8?_HLS_msn=abc`)).status).toBe(400)
     } finally {
       await source
       await pkg.close()

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, renameSync, unlinkSync, existsSync } from 'node:fs'
-import { type Server } from 'node:http'
+import { type IncomingMessage, type Server } from 'node:http'
 import { join } from 'node:path'
 import { type FrameRate, type Logger, CmsdStreamingFormat, ErrorWindow, silentLogger } from '@mqa/common'
 import { segmentCmsd } from '../cmsd-headers.js'
@@ -289,6 +289,44 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     return { status: 200, headers: { 'Content-Type': TYPES.ts, 'Cache-Control': 'no-cache', 'CMSD-Static': cmsd.static, 'CMSD-Dynamic': cmsd.dynamic }, stream: chunks() }
   }
 
+  /**
+   * LL-HLS blocking reload (RFC 8216bis §6.2.5.2) of the TS playlist: `_HLS_msn=M` waits until
+   * segment M is published (parts are whole segments here, so `_HLS_part` adds nothing), at most
+   * three target durations; M more than two past the newest is a 400, as the RFC says.
+   */
+  async function blockingReload(path: string, query: URLSearchParams): Promise<Reply> {
+    const msnText = query.get('_HLS_msn')
+    if (msnText === null || !/^\d{1,15}$/.test(msnText) || (query.has('_HLS_part') && !/^\d{1,6}$/.test(query.get('_HLS_part')!))) {
+      return { status: 400, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }, body: '_HLS_msn must be a segment number (and _HLS_part a part index)\n' }
+    }
+    const msn = Number(msnText)
+    const newest = () => store.latest()?.number ?? -1
+    if (newest() >= 0 && msn > newest() + 2) return { status: 400, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }, body: `_HLS_msn ${msn} is more than two segments past the newest (${newest()})\n` }
+    const deadline = performance.now() + 3 * o.segmentSeconds * 1000
+    while (newest() < msn && !ended) {
+      const left = deadline - performance.now()
+      if (left <= 0) return { status: 503, headers: { 'Content-Type': 'text/plain', 'Retry-After': '1', 'Cache-Control': 'no-store' }, body: `segment ${msn} did not come within three target durations\n` }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          live.delete(wake)
+          clearTimeout(timer)
+          resolve()
+        }
+        const timer = setTimeout(wake, Math.min(left, 1000))
+        live.add(wake)
+      })
+    }
+    return handler(path)
+  }
+
+  const handle = (path: string, req: IncomingMessage): Reply | Promise<Reply> => {
+    if (o.lowLatency && path === '/hls/index.m3u8' && req.url?.includes('_HLS_')) {
+      const query = new URL(req.url, 'http://localhost').searchParams
+      if (query.has('_HLS_msn') || query.has('_HLS_part')) return blockingReload(path, query)
+    }
+    return handler(path)
+  }
+
   const handler = (path: string): Reply => {
     const startMs = performance.now()
     let m: RegExpExecArray | null
@@ -492,7 +530,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
 
   let server: Server
   try {
-    server = await startHttp({ host: o.host, port: o.port, handler, logger: log, counters })
+    server = await startHttp({ host: o.host, port: o.port, handler: handle, logger: log, counters })
   } catch (err) {
     clearInterval(dropTimer)
     await ingest.close() // nothing may keep running for a service that never started
