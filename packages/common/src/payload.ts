@@ -265,53 +265,108 @@ function asciiOf(data: Uint8Array, offset: number): string {
       throw new MqaError(ErrorCode.PAYLOAD_SYNTAX, `MQA payload byte 0x${b.toString(16).padStart(2, '0')} is not printable US-ASCII`, { offset: offset + i })
     }
   }
+  if (latin1Slice) return latin1Slice.call(data, 0, data.length)
   return data.length <= 4096 ? String.fromCharCode.apply(null, data as unknown as number[]) : new TextDecoder('latin1').decode(data)
 }
 
-const NO_PARAMS: Map<string, BareItem> = new Map()
-const KEY_RE = /^[a-z*][a-z0-9_.*-]*$/
-const INTEGER_RE = /^-?\d{1,15}$/
-const DECIMAL_RE = /^-?\d{1,12}\.\d{1,3}$/
-const TOKEN_RE = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/
+/**
+ * The host's native bytes-to-string for one-byte characters, where there is one (Node's Buffer,
+ * found at run time: this package imports nothing of Node). About 2× String.fromCharCode.apply on
+ * a payload-sized array; the bytes were checked to be printable ASCII first.
+ */
+const latin1Slice = (globalThis as { Buffer?: { prototype: { latin1Slice?: (this: Uint8Array, start: number, end: number) => string } } }).Buffer?.prototype.latin1Slice
 
+const NO_PARAMS: Map<string, BareItem> = new Map()
 /**
  * The payloads we write use a small part of RFC 8941: members `key=value` with no spaces, no
- * parameters, no inner lists, strings without escapes. Parse that part directly (about 8× faster
- * than the general parser) and give back undefined for anything else, which the general parser
- * then reads. What this accepts it reads exactly as RFC 8941 does.
+ * parameters, no inner lists, strings without escapes. Parse that part directly, one character
+ * code at a time with no regular expression or substring but the key and the value (this runs for
+ * every frame a packager reads: about 4× faster than the general parser), and give back undefined
+ * for anything else, which the general parser then reads. What this accepts it reads exactly as
+ * RFC 8941 does (a property test holds it to `structured-headers`).
  */
 export function parseSimpleDictionary(text: string): Dictionary | undefined {
   const dict: Dictionary = new Map()
-  if (text.length === 0) return dict
+  const n = text.length
+  if (n === 0) return dict
   let pos = 0
-  while (pos <= text.length) {
-    let end = text.indexOf(',', pos)
-    if (end < 0) end = text.length
-    const member = text.slice(pos, end)
-    if (member.length === 0 || member.includes(';') || member.includes(' ') || member.includes('\t')) return undefined
-    const eq = member.indexOf('=')
-    const key = eq < 0 ? member : member.slice(0, eq)
-    if (!KEY_RE.test(key)) return undefined
+  for (;;) {
+    // key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" )
+    const keyStart = pos
+    let c = text.charCodeAt(pos)
+    if (!((c >= 0x61 && c <= 0x7a) || c === 0x2a)) return undefined
+    for (pos++; pos < n; pos++) {
+      c = text.charCodeAt(pos)
+      if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || c === 0x2e || c === 0x2a)) break
+    }
+    const key = text.slice(keyStart, pos)
     let value: BareItem
-    if (eq < 0) value = true
+    if (pos === n || c === 0x2c /* , */) value = true
+    else if (c !== 0x3d /* = */) return undefined // parameters, spaces, anything else: the general parser
     else {
-      const v = member.slice(eq + 1)
-      const c = v.charCodeAt(0)
-      if (c === 0x22 /* " */) {
-        if (v.length < 2 || v.charCodeAt(v.length - 1) !== 0x22 || v.indexOf('"', 1) !== v.length - 1 || v.includes('\\')) return undefined
-        value = v.slice(1, -1)
-      } else if (v === '?1' || v === '?0') value = v === '?1'
-      else if (INTEGER_RE.test(v)) value = Number(v)
-      else if (DECIMAL_RE.test(v)) value = Number(v)
-      else if (TOKEN_RE.test(v)) value = new Token(v)
-      else return undefined
+      pos++
+      let end = text.indexOf(',', pos)
+      if (end < 0) end = n
+      const parsed = simpleBareItem(text, pos, end)
+      if (parsed === undefined) return undefined
+      value = parsed
+      pos = end
     }
     dict.set(key, [value, NO_PARAMS])
-    if (end === text.length) break
-    pos = end + 1
-    if (pos === text.length) return undefined // a trailing comma: let the general parser say why
+    if (pos === n) return dict
+    pos++ // the comma
+    if (pos === n) return undefined // a trailing comma: let the general parser say why
   }
-  return dict
+}
+
+/** A bare item filling text[from, to): string without escapes, boolean, integer, decimal, token. */
+function simpleBareItem(text: string, from: number, to: number): BareItem | undefined {
+  if (from >= to) return undefined
+  const first = text.charCodeAt(from)
+  if (first === 0x22 /* " */) {
+    if (to - from < 2 || text.charCodeAt(to - 1) !== 0x22) return undefined
+    for (let i = from + 1; i < to - 1; i++) {
+      const c = text.charCodeAt(i)
+      // No escapes or inner quotes, printable ASCII only; spaces, tabs and ';' go to the general parser.
+      if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x5c || c === 0x3b) return undefined
+    }
+    return text.slice(from + 1, to - 1)
+  }
+  if (first === 0x3f /* ? */) {
+    if (to - from !== 2) return undefined
+    const b = text.charCodeAt(from + 1)
+    return b === 0x31 ? true : b === 0x30 ? false : undefined
+  }
+  if (first === 0x2d /* - */ || (first >= 0x30 && first <= 0x39)) {
+    // integer: -?DIGIT{1,15}; decimal: -?DIGIT{1,12} "." DIGIT{1,3}
+    let i = first === 0x2d ? from + 1 : from
+    const intStart = i
+    while (i < to && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++
+    const intDigits = i - intStart
+    if (intDigits === 0) return undefined
+    if (i === to) return intDigits <= 15 ? Number(text.slice(from, to)) : undefined
+    if (text.charCodeAt(i) !== 0x2e || intDigits > 12) return undefined
+    const fracStart = ++i
+    while (i < to && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++
+    const fracDigits = i - fracStart
+    return i === to && fracDigits >= 1 && fracDigits <= 3 ? Number(text.slice(from, to)) : undefined
+  }
+  // token = ( ALPHA / "*" ) *( tchar / ":" / "/" )
+  if (!((first >= 0x41 && first <= 0x5a) || (first >= 0x61 && first <= 0x7a) || first === 0x2a)) return undefined
+  for (let i = from + 1; i < to; i++) if (!isTokenChar(text.charCodeAt(i))) return undefined
+  return new Token(text.slice(from, to))
+}
+
+/** tchar (RFC 9110) plus ":" and "/", as RFC 8941 sf-token allows after its first character. */
+function isTokenChar(c: number): boolean {
+  if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) return true
+  switch (c) {
+    case 0x21: case 0x23: case 0x24: case 0x25: case 0x26: case 0x27: case 0x2a: case 0x2b: case 0x2d: case 0x2e: // ! # $ % & ' * + - .
+    case 0x5e: case 0x5f: case 0x60: case 0x7c: case 0x7e: case 0x3a: case 0x2f: // ^ _ ` | ~ : /
+      return true
+    default:
+      return false
+  }
 }
 
 function describe(v: unknown): string {
