@@ -100,9 +100,10 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
     }, 1000)
     closers.push(['ticker', async () => clearInterval(ticker)])
     running.push(['source', source], ['encoder a', encoders[0]!], ['encoder b', encoders[1]!])
-    const stopped = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
-    await Promise.race([Promise.allSettled(running.map(([, p]) => p)), stopped])
-    await stopped
+    // A component that fails is named at once; the others go on (the origin fails over).
+    for (const [name, p] of running) p.catch((err: unknown) => log.error('stopped with an error', { component: name, error: (err as Error).message }))
+    // Runs until Ctrl-C or --duration (a live source never ends by itself).
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
     await settleWithin(running, CLOSE_ALL_MS, log)
     const s = origin.status()
     process.stdout.write(`stopped: ${s.switches} switches; last decisions:\n${s.decisions.slice(-6).map((d) => `  ${d.segment} → ${d.chain} (${d.reason}) A=${d.scores.a ?? '-'} B=${d.scores.b ?? '-'}`).join('\n')}\n`)
