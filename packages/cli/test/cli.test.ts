@@ -149,6 +149,16 @@ describe('mqa command line', () => {
     }
   })
 
+  it('says so when --fps relabels an input that states another rate (it does not convert)', () => {
+    const dir = workDir('cli-fps')
+    const r = mqa(['encode', '-i', fixture('h264-320x180.ts'), '-o', join(dir, 'out.ts'), '--fps', '30', '--frames', '10'])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/--fps differs from the rate the input states: frames are timed at --fps, not converted","stated":"25\/1","fps":"30\/1"/)
+    const same = mqa(['encode', '-i', fixture('h264-320x180.ts'), '-o', join(dir, 'out2.ts'), '--fps', '25', '--frames', '10'])
+    expect(same.status, same.stderr).toBe(0)
+    expect(same.stderr).not.toMatch(/--fps differs/)
+  })
+
   it('prints help for every command', () => {
     for (const c of ['encode', 'source', 'impair', 'inspect', 'package', 'demo']) {
       const r = mqa([c, '--help'])

@@ -169,7 +169,12 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     throw new EncodeError(EncodeErrorCode.PRESET, `preset ${JSON.stringify(options.preset)} is not one of ${ENCODER_PRESETS.join(', ')}`)
   }
   for (const spec of typeof options.output === 'string' ? [options.output] : options.output) await assertWritableOutput(spec)
-  const input = await openInput(options.input, { fps: options.fps, signal: options.signal })
+  const input = await openInput(options.input, {
+    fps: options.fps,
+    signal: options.signal,
+    onRateOverride: (stated, given) =>
+      log.warn('--fps differs from the rate the input states: frames are timed at --fps, not converted', { stated: `${stated.num}/${stated.den}`, fps: `${given.num}/${given.den}` }),
+  })
   const rate = input.rate
   const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
   const smpteStart = smpteStartOf(input)

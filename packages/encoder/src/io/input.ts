@@ -140,6 +140,8 @@ function isRegularFile(path: string): boolean {
 export interface OpenInputOptions {
   /** Frame rate to assume when the input does not say (or to override it). */
   readonly fps?: FrameRate | undefined
+  /** Called when `fps` differs from the rate the input states (it wins: see openInput). */
+  readonly onRateOverride?: ((stated: FrameRate, given: FrameRate) => void) | undefined
   /** Bound on bytes waiting between the socket and the demuxer. */
   readonly maxBufferedBytes?: number
   /**
@@ -202,7 +204,14 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
   }
   const audioIndex = demuxer.streams.findIndex((s) => s.codecpar.codec_type === 'audio')
   const vs = demuxer.streams[videoIndex]!
-  const rate = options.fps ?? rateOf(vs)
+  // --fps names the input's true rate: for an input that does not say it, or says it wrongly (a
+  // live TS whose rate FFmpeg guessed). It relabels, it does not convert: the caller is told when
+  // it differs from what the input says (onRateOverride), since frame indices then follow --fps.
+  const stated = rateOf(vs)
+  const rate = options.fps ?? stated
+  // (A raw elementary stream states nothing: FFmpeg's figure for it is a guess, not worth a warning.)
+  const guessed = kind === InputKind.FILE && sniffContainer(spec) === 'annexb'
+  if (stated && options.fps && !guessed && stated.num * options.fps.den !== options.fps.num * stated.den) options.onRateOverride?.(stated, options.fps)
   if (!rate) {
     await closeSource()
     throw new InputError(`input ${JSON.stringify(spec)} does not say its frame rate: give --fps`)
