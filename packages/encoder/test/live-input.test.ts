@@ -20,9 +20,10 @@ const countDecodedFrames = (file: string) => Number(execFileSync(ffprobe, ['-v',
  * Reading the table, not binding a probe socket, so the check can never take the port itself.
  */
 async function untilUdpBound(port: number, timeoutMs = 15_000): Promise<void> {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `
+  // A line: `<bucket>: <local addr hex>:<local port hex> <remote> ...` (the bucket's width varies).
+  const bound = () => readFileSync('/proc/net/udp', 'utf8').split('\n').some((line) => Number.parseInt(/^\s*\d+:\s+[0-9A-F]+:([0-9A-F]{4})\s/.exec(line)?.[1] ?? '', 16) === port)
   const deadline = performance.now() + timeoutMs
-  while (!readFileSync('/proc/net/udp', 'utf8').split('\n').some((line) => line.split(/\s+/)[2]?.endsWith(hex.trim()))) {
+  while (!bound()) {
     if (performance.now() > deadline) throw new Error(`nothing bound udp://127.0.0.1:${port} within ${timeoutMs} ms`)
     await sleep(50)
   }
