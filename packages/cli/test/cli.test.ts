@@ -24,6 +24,7 @@ describe('mqa command line', () => {
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'http://x', '--loss', '0.1'], /--to must be udp:\/\/host:port/],
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'udp://127.0.0.1:5001', '--loss', '2'], /--loss must be at most 1/],
     [['bogus'], /unknown command "bogus"/],
+    [['encode', '-i', fixture('h264-320x180.ts'), '-o', '/tmp/mqa-cli-out.mkv'], /output "\/tmp\/mqa-cli-out.mkv": mqa writes MPEG-TS \(\.ts\) or MP4 \(\.mp4\), not \.mkv/],
   ])('mqa %j fails with one clear line', (args, message) => {
     const r = mqa(args)
     expect(r.status).not.toBe(0)

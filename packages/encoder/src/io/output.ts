@@ -21,6 +21,7 @@ export class OutputError extends Error {
  */
 export async function assertWritableOutput(spec: string): Promise<void> {
   ioUrl(spec) // a malformed udp:// throws here
+  outputFormat(spec) // so does a container we do not write
   if (outputKind(spec) !== OutputKind.FILE) return
   const dir = dirname(spec)
   try {
@@ -40,8 +41,17 @@ export function outputKind(spec: string): OutputKind {
   return OutputKind.FILE
 }
 
+/**
+ * The container an output is written in: MP4 for .mp4/.m4v/.mov, MPEG-TS for .ts/.m2ts/.mts/.trp,
+ * `udp://`, `-` and a file name without an extension. Any other extension is refused (a `.mkv`
+ * written as MPEG-TS would be a silent lie).
+ */
 export function outputFormat(spec: string): string {
-  return /\.(mp4|m4v|mov)$/i.test(spec) ? 'mp4' : 'mpegts'
+  if (/\.(mp4|m4v|mov)$/i.test(spec)) return 'mp4'
+  if (outputKind(spec) !== OutputKind.FILE) return 'mpegts'
+  const ext = /\.([^./\\]+)$/.exec(spec)?.[1]
+  if (ext === undefined || /^(ts|m2ts|mts|trp)$/i.test(ext)) return 'mpegts'
+  throw new OutputError(`output ${JSON.stringify(spec)}: mqa writes MPEG-TS (.ts) or MP4 (.mp4), not .${ext}`)
 }
 
 /** 7 TS packets: the usual payload of one UDP datagram. */
