@@ -37,6 +37,11 @@ export interface FidelityScores {
   readonly psnrYDb: number
   readonly ssim: number
   readonly ssimY: number
+  /** The chroma planes' own scores (the SEI carries Y and the mean; `--report` carries these too). */
+  readonly psnrUDb?: number | undefined
+  readonly psnrVDb?: number | undefined
+  readonly ssimU?: number | undefined
+  readonly ssimV?: number | undefined
 }
 
 /** PSNR capped as the wire format says (identical pictures give Infinity). */

@@ -9,8 +9,8 @@ export const fixture = (name: string) => new URL(`../../../fixtures/${name}`, im
 export const workDir = (tag: string) => mkdtempSync(join(tmpdir(), `mqa-${tag}-`))
 
 export interface FfmpegScores {
-  psnr: { avg: number; y: number }[]
-  ssim: { all: number; y: number }[]
+  psnr: { avg: number; y: number; u: number; v: number }[]
+  ssim: { all: number; y: number; u: number; v: number }[]
 }
 
 /**
@@ -29,8 +29,8 @@ export function ffmpegScores(dist: string, ref: string, refArgs: string[] = [], 
   const read = (file: string) => execFileSync('cat', [file], { encoding: 'utf8' }).trim().split('\n')
   const field = (line: string, name: string) => Number(/(?:^| )NAME:(\S+)/.exec(line.replace('NAME', name))?.[1] ?? new RegExp(`${name}:(\\S+)`).exec(line)?.[1])
   return {
-    psnr: read(p).map((l) => ({ avg: field(l, 'psnr_avg'), y: field(l, 'psnr_y') })),
-    ssim: read(s).map((l) => ({ all: field(l, 'All'), y: field(l, 'Y') })),
+    psnr: read(p).map((l) => ({ avg: field(l, 'psnr_avg'), y: field(l, 'psnr_y'), u: field(l, 'psnr_u'), v: field(l, 'psnr_v') })),
+    ssim: read(s).map((l) => ({ all: field(l, 'All'), y: field(l, 'Y'), u: field(l, 'U'), v: field(l, 'V') })),
   }
 }
 

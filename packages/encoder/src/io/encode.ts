@@ -21,7 +21,7 @@ import { AudioAnalyzer } from '../audio-analysis.js'
 import { FrameClock, type SmpteStart, type TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
-import { type FidelityScores, type FrameMeta, GopSummarizer, frameRecord, stampAccessUnit } from '../stamp.js'
+import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
@@ -146,6 +146,17 @@ export interface ReportFrame extends MqaRecordInput {
   readonly frameIndex: number
   readonly keyFrame: boolean
   readonly reason: string
+  /** U and V PSNR (dB, capped at 100 like the others) and SSIM of a measured frame. */
+  readonly psnrUDb?: number
+  readonly psnrVDb?: number
+  readonly ssimU?: number
+  readonly ssimV?: number
+}
+
+/** The report's chroma scores of a measured frame (PSNR capped as the wire format caps it). */
+function chromaOf(scores: FidelityScores | undefined): Pick<ReportFrame, 'psnrUDb' | 'psnrVDb' | 'ssimU' | 'ssimV'> {
+  if (scores?.psnrUDb === undefined || scores.psnrVDb === undefined || scores.ssimU === undefined || scores.ssimV === undefined) return {}
+  return { psnrUDb: Math.min(scores.psnrUDb, PSNR_CAP_DB), psnrVDb: Math.min(scores.psnrVDb, PSNR_CAP_DB), ssimU: scores.ssimU, ssimV: scores.ssimV }
 }
 
 interface PendingFrame {
@@ -484,7 +495,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
           drain()
           return
         }
-        release.resolve(res.key, { psnrDb: res.psnr.average, psnrYDb: res.psnr.y, ssim: res.ssim.all, ssimY: res.ssim.y })
+        release.resolve(res.key, { psnrDb: res.psnr.average, psnrYDb: res.psnr.y, ssim: res.ssim.all, ssimY: res.ssim.y, psnrUDb: res.psnr.u, psnrVDb: res.psnr.v, ssimU: res.ssim.u, ssimV: res.ssim.v })
         drain()
       },
       (err: unknown) => {
@@ -536,7 +547,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       mqaSum += record.mqa!
     }
     lastRecord = record
-    if (options.report) report.push({ ...record, frameIndex: meta.frameIndex, keyFrame, reason })
+    if (options.report) report.push({ ...record, ...chromaOf(scores), frameIndex: meta.frameIndex, keyFrame, reason })
     if (options.onProgress && (written % 10 === 0 || written < 10)) {
       const wallS = (performance.now() - started) / 1000
       options.onProgress({ frames: written, fps: written / wallS, speed: (written * rate.den) / rate.num / wallS, last: lastRecord })
