@@ -138,29 +138,40 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
     let p = inFlight.get(path)
     if (!p) {
       p = (async (): Promise<CachedSegment | Reply> => {
-        let res = await upstream(decided, path, 'GET')
-        let chain = decided
-        if (!res || res.status !== 200) {
-          const alt = decided === Chain.A ? Chain.B : Chain.A
-          const second = await upstream(alt, path, 'GET')
-          if (second && second.status === 200) {
-            res = second
-            chain = alt
+        // The decided chain, then the other one: a chain fails by no answer, a non-200, or a body
+        // that breaks off or outlasts the timeout (the next decision then fails over).
+        let last: Response | undefined
+        for (const chain of [decided, decided === Chain.A ? Chain.B : Chain.A]) {
+          const res = await upstream(chain, path, 'GET')
+          if (!res) continue
+          last = res
+          if (res.status !== 200) {
+            void res.body?.cancel().catch(() => undefined) // free the connection
+            continue
           }
+          let body: Uint8Array
+          try {
+            body = new Uint8Array(await res.arrayBuffer())
+          } catch (err) {
+            upstreamErrors[chain]++
+            const r = errors.record(`upstream-${chain}`)
+            if (r) log.warn('upstream body failed', { chain, path, error: (err as Error).message, total: r.total })
+            continue
+          }
+          const headers: Record<string, string> = {
+            'Content-Type': res.headers.get('content-type') ?? 'application/octet-stream',
+            'Cache-Control': res.headers.get('cache-control') ?? 'no-cache',
+          }
+          for (const h of [CmsdHeader.STATIC, CmsdHeader.DYNAMIC]) {
+            const v = res.headers.get(h)
+            if (v) headers[h] = v
+          }
+          const entry: CachedSegment = { body, headers, chain }
+          cache.set(path, entry)
+          return entry
         }
-        if (!res) return { status: 504, headers: { 'Content-Type': 'text/plain' }, body: 'no upstream answered\n' }
-        if (res.status !== 200) return { status: res.status, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' }, body: `upstream answered ${res.status}\n` }
-        const headers: Record<string, string> = {
-          'Content-Type': res.headers.get('content-type') ?? 'application/octet-stream',
-          'Cache-Control': res.headers.get('cache-control') ?? 'no-cache',
-        }
-        for (const h of [CmsdHeader.STATIC, CmsdHeader.DYNAMIC]) {
-          const v = res.headers.get(h)
-          if (v) headers[h] = v
-        }
-        const entry: CachedSegment = { body: new Uint8Array(await res.arrayBuffer()), headers, chain }
-        cache.set(path, entry)
-        return entry
+        if (!last) return { status: 504, headers: { 'Content-Type': 'text/plain' }, body: 'no upstream answered\n' }
+        return { status: last.status === 200 ? 502 : last.status, headers: { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' }, body: `upstream answered ${last.status}\n` }
       })().finally(() => inFlight.delete(path))
       inFlight.set(path, p)
     }
