@@ -7,24 +7,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { bestKernels, loadWasmKernels } from '../src/io/metrics-wasm.js'
+import { type Chroma, type Value, makePicture as makePictureWith, makePlane, noise } from './pictures.js'
 import {
   KernelName, WASM_MAX_WIDTH, computePsnr, computePsnrSsim, jsKernels, measurePsnr, measurePsnrSsim,
   type Picture, type Plane, type PlaneSums,
 } from '../src/metrics/index.js'
-
-type Chroma = '420' | '422' | '444'
-type Value = (c: number, x: number, y: number) => number
-
-/** Deterministic pseudo-random bytes (xorshift32 of the position), so failures reproduce. */
-function noise(seed: number): Value {
-  return (c, x, y) => {
-    let s = (seed ^ (c * 0x9e3779b9) ^ (x * 0x85ebca6b) ^ (y * 0xc2b2ae35)) | 1
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) & 0xff
-  }
-}
 
 /** `base` plus a small position-dependent error, clamped: a plausible distorted copy. */
 function distorted(base: Value, seed: number, amplitude = 24): Value {
@@ -32,25 +19,8 @@ function distorted(base: Value, seed: number, amplitude = 24): Value {
   return (c, x, y) => Math.min(255, Math.max(0, base(c, x, y) + (e(c, x, y) % (2 * amplitude + 1)) - amplitude))
 }
 
-/** One plane: `pad` junk bytes after each row and 64 after the last, which must never count. */
-function makePlane(width: number, height: number, value: (x: number, y: number) => number, pad = 0): Plane {
-  const linesize = width + pad
-  const data = new Uint8Array(linesize * height + 64).fill(0xa5)
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[y * linesize + x] = value(x, y)
-  return { data, linesize, width, height }
-}
-
-function makePicture(width: number, height: number, value: Value, chroma: Chroma = '420', pad = 0): Picture {
-  const cw = chroma === '444' ? width : (width + 1) >> 1
-  const ch = chroma === '420' ? (height + 1) >> 1 : height
-  return {
-    planes: [
-      makePlane(width, height, (x, y) => value(0, x, y), pad),
-      makePlane(cw, ch, (x, y) => value(1, x, y), pad + 3),
-      makePlane(cw, ch, (x, y) => value(2, x, y), pad),
-    ],
-  }
-}
+/** The U plane gets 3 more bytes of padding than Y and V: three different linesizes. */
+const makePicture = (width: number, height: number, value: Value, chroma: Chroma = '420', pad = 0): Picture => makePictureWith(width, height, value, chroma, pad, 3)
 
 const js = jsKernels()
 const wasm = loadWasmKernels()

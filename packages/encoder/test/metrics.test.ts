@@ -5,45 +5,11 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveFfmpeg } from '../../../scripts/lib/ffmpeg-bin.js'
 import { bestKernels } from '../src/io/metrics-wasm.js'
+import { chromaSize, makePicture, noise } from './pictures.js'
 import {
   KernelName, MetricsScratch, SSIM_C1, SSIM_C2, computePsnr, computePsnrSsim, computeSsim, jsKernels, measurePsnrSsim,
   type Picture, type Plane, type PlaneKernels, type PsnrSsimResult,
 } from '../src/metrics/index.js'
-
-type Chroma = '420' | '422' | '444'
-
-/** Chroma plane size for a luma size, rounded up as FFmpeg's AV_CEIL_RSHIFT does. */
-function chromaSize(width: number, height: number, chroma: Chroma): [number, number] {
-  if (chroma === '444') return [width, height]
-  if (chroma === '422') return [(width + 1) >> 1, height]
-  return [(width + 1) >> 1, (height + 1) >> 1]
-}
-
-/**
- * A picture whose sample (x, y) of plane c is value(c, x, y), stored with `pad` extra bytes per
- * row and 64 bytes after the last row, both filled with junk: the kernels must not read them.
- */
-function makePicture(width: number, height: number, value: (c: number, x: number, y: number) => number, chroma: Chroma = '420', pad = 0): Picture {
-  const [cw, ch] = chromaSize(width, height, chroma)
-  const plane = (c: number, w: number, h: number): Plane => {
-    const linesize = w + pad
-    const data = new Uint8Array(linesize * h + 64).fill(0xa5)
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * linesize + x] = value(c, x, y)
-    return { data, linesize, width: w, height: h }
-  }
-  return { planes: [plane(0, width, height), plane(1, cw, ch), plane(2, cw, ch)] }
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
-function noise(seed: number): (c: number, x: number, y: number) => number {
-  return (c, x, y) => {
-    let s = (seed ^ (c * 0x9e3779b9) ^ (x * 0x85ebca6b) ^ (y * 0xc2b2ae35)) | 1
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return (s >>> 0) & 0xff
-  }
-}
 
 /**
  * FFmpeg's SSIM for one plane written the slow, obvious way: every 8x8 window straight from the
