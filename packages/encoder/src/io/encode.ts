@@ -25,7 +25,7 @@ import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameR
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
-import { PlaneBufferPool, copyPlanes, type PlaneCopy } from './metrics-task.js'
+import { framePlanes, type FramePlanes } from './metrics-task.js'
 import { OutputError, Outputs, assertWritableOutput } from './output.js'
 
 /** libx264's and libx265's preset names (both libraries use the same ten). */
@@ -161,8 +161,8 @@ function chromaOf(scores: FidelityScores | undefined): Pick<ReportFrame, 'psnrUD
 
 interface PendingFrame {
   readonly meta: FrameMeta
-  /** Source planes, until the recon frame arrives. */
-  source: PlaneCopy[] | undefined
+  /** The source frame's planes (beamcoder's buffers, held), until its recon frame arrives. */
+  source: FramePlanes | undefined
 }
 
 /**
@@ -202,7 +202,6 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const pool = measuring ? new MetricsPool({ workers: Math.max(1, options.workers) }) : undefined
   const release = new ReleaseQueue<Beamcoder.Packet, FidelityScores | null>({ capacity: 256, maxWaitMs: live ? (options.maxScoreWaitMs ?? 3000) : 120_000 })
   const pending = new Map<number, PendingFrame>()
-  const planeBuffers = new PlaneBufferPool()
   const gop = new GopSummarizer()
   const report: ReportFrame[] = []
   const tcByPts = new Map<number, string>()
@@ -406,9 +405,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     const corrupt = Boolean((src as unknown as { flags?: { CORRUPT?: boolean } }).flags?.CORRUPT) || Boolean((src as unknown as { decode_error_flags?: Record<string, boolean> }).decode_error_flags && Object.values((src as unknown as { decode_error_flags: Record<string, boolean> }).decode_error_flags).some(Boolean))
     const frames = await ensureScaler(src)
     for (const frame of frames) {
+      const planes = framePlanes(frame as never)
       const analysis = analyzer.analyze({
         ptsTicks,
-        luma: sampleLuma({ data: frame.data[0]!, linesize: frame.linesize[0]!, width: frame.width, height: frame.height }),
+        luma: sampleLuma({ data: planes.data[0]!, linesize: planes.linesize[0]!, width: frame.width, height: frame.height }),
         keyFrame: src.key_frame,
         transportErrors,
         decodeErrors: decodeErrorsSinceFrame,
@@ -418,7 +418,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       droppedInputFrames += analysis.dropped
       const meta: FrameMeta = { fn: fn++, frameIndex, timecode: formatTimecode(frameIndexToTimecode(frameIndex, rate, dropFrame)), analysis, audio: audioAnalyzer?.score() }
       // A source (measuring off) keeps no copy: nothing will compare against it.
-      pending.set(frameIndex, { meta, source: measuring ? copyPlanes(frame as never, planeBuffers) : undefined })
+      pending.set(frameIndex, { meta, source: measuring ? planes : undefined })
       // IDR on the grid: at every multiple of G, or the first frame past one if that frame is missing.
       const idr = lastFrameIndex === undefined || Math.floor(frameIndex / grid.gopFrames) !== Math.floor(lastFrameIndex / grid.gopFrames)
       lastFrameIndex = frameIndex
@@ -478,17 +478,22 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     pf.source = undefined
     if (!pool) return
     if (!live) await pool.whenReady()
-    const run = pool.tryRun({ key, source, recon: copyPlanes(rf as never, planeBuffers) })
-    if (!run) {
+    const run = pool.tryRun(key, source, framePlanes(rf as never))
+    if (run === 'full') {
       overload++
       const r = errorLog.record('ERR_METRICS_OVERLOAD')
       if (r) log.warn('metrics pool behind: frame left unmeasured', { frameIndex: key, total: r.total })
       release.resolve(key, null)
       return
     }
+    if (run === 'geometry') {
+      const r = errorLog.record('ERR_METRICS_GEOMETRY')
+      if (r) log.warn('frame larger than the first measured one: left unmeasured', { frameIndex: key, width: rf.width, height: rf.height, total: r.total })
+      release.resolve(key, null)
+      return
+    }
     run.then(
       (res) => {
-        if (res.buffers) planeBuffers.put(res.buffers)
         if (!res.psnr || !res.ssim) {
           log.error('metrics worker gave no scores: frame left unmeasured', { frameIndex: key })
           release.resolve(key, null)

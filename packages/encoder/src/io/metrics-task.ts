@@ -1,8 +1,8 @@
 /** What crosses the thread boundary between the encoder and its metrics workers. */
 
-/** One plane copied out of a beamcoder frame into memory the pool owns. */
-export interface PlaneCopy {
-  readonly buffer: ArrayBuffer
+/** Where one plane of a picture sits in the pool's slab. */
+export interface PlaneRef {
+  readonly offset: number
   readonly linesize: number
   readonly width: number
   readonly height: number
@@ -11,20 +11,23 @@ export interface PlaneCopy {
 export interface MetricsTask {
   /** The frame's index on the shared clock: pairs the result with its packet. */
   readonly key: number
-  readonly source: readonly PlaneCopy[]
-  readonly recon: readonly PlaneCopy[]
+  readonly source: readonly PlaneRef[]
+  readonly recon: readonly PlaneRef[]
 }
 
 export interface MetricsResult {
   readonly key: number
-  /** The task's plane buffers, handed back (transferred) so the next frames reuse them. */
-  readonly buffers?: readonly ArrayBuffer[]
   readonly psnr: { readonly y: number; readonly u: number; readonly v: number; readonly average: number }
   readonly ssim: { readonly y: number; readonly u: number; readonly v: number; readonly all: number }
   readonly workerMs: number
 }
 
-/** Plane geometry of a frame as beamcoder gives it. */
+/** What every worker is started with: the slab the tasks' planes are in. */
+export interface MetricsWorkerData {
+  readonly slab: SharedArrayBuffer
+}
+
+/** Plane geometry of a yuv420p frame as beamcoder gives it (read `frame.data` once: each read makes new Buffers). */
 export interface FramePlanes {
   readonly data: readonly Uint8Array[]
   readonly linesize: readonly number[]
@@ -32,55 +35,79 @@ export interface FramePlanes {
   readonly height: number
 }
 
-/**
- * Plane buffers for reuse, by size: two full-frame copies per measured frame were the largest
- * allocation on the main thread and most of its garbage collection. Bounded.
- */
-export class PlaneBufferPool {
-  readonly #free = new Map<number, ArrayBuffer[]>()
-  readonly #max: number
-  #count = 0
-
-  constructor(max = 96) {
-    this.#max = max
-  }
-
-  get(bytes: number): ArrayBuffer {
-    const list = this.#free.get(bytes)
-    const b = list?.pop()
-    if (b) {
-      this.#count--
-      return b
-    }
-    return new ArrayBuffer(bytes)
-  }
-
-  put(buffers: readonly ArrayBuffer[]): void {
-    for (const b of buffers) {
-      if (this.#count >= this.#max || b.byteLength === 0) continue
-      let list = this.#free.get(b.byteLength)
-      if (!list) this.#free.set(b.byteLength, (list = []))
-      list.push(b)
-      this.#count++
-    }
-  }
+/** The three planes of a beamcoder frame, its `data` read once. */
+export function framePlanes(frame: FramePlanes): FramePlanes {
+  return { data: frame.data, linesize: frame.linesize, width: frame.width, height: frame.height }
 }
 
+/** Bytes of plane `i` of a yuv420p frame as stored: linesize × rows, padding included. */
+function planeGeometry(frame: FramePlanes, i: number): { linesize: number; width: number; height: number; bytes: number } {
+  const width = i === 0 ? frame.width : (frame.width + 1) >> 1
+  const height = i === 0 ? frame.height : (frame.height + 1) >> 1
+  const linesize = frame.linesize[i]!
+  return { linesize, width, height, bytes: linesize * height }
+}
+
+/** Bytes a picture takes in a slab half: its three planes, each starting on 64 bytes. */
+export function pictureBytes(frame: FramePlanes): number {
+  let total = 0
+  for (let i = 0; i < 3; i++) total += align64(planeGeometry(frame, i).bytes)
+  return total
+}
+
+const align64 = (n: number) => (n + 63) & ~63
+
 /**
- * Copy the three planes of a yuv420p frame into buffers the pool owns (one copy per plane,
- * padding rows included, so it is one memcpy each). Beamcoder's plane Buffers are longer than
- * linesize × height; only that much is copied.
+ * A fixed number of slots in one SharedArrayBuffer, each holding a measured frame's two pictures
+ * (source, then reconstructed), made once and given to every worker when it starts. A task then
+ * carries only where its planes are. Transferring fresh plane buffers with every task instead made
+ * V8 count about 2.8 MB of new external memory per frame on the main thread, and every 64 MB of
+ * that starts a garbage collection.
  */
-export function copyPlanes(frame: FramePlanes, pool?: PlaneBufferPool): PlaneCopy[] {
-  const out: PlaneCopy[] = []
-  for (let i = 0; i < 3; i++) {
-    const width = i === 0 ? frame.width : (frame.width + 1) >> 1
-    const height = i === 0 ? frame.height : (frame.height + 1) >> 1
-    const linesize = frame.linesize[i]!
-    const bytes = linesize * height
-    const buffer = pool ? pool.get(bytes) : new ArrayBuffer(bytes)
-    new Uint8Array(buffer).set(frame.data[i]!.subarray(0, bytes))
-    out.push({ buffer, linesize, width, height })
+export class PictureSlab {
+  readonly buffer: SharedArrayBuffer
+  readonly slots: number
+  /** Bytes for one picture; a slot holds two. */
+  readonly pictureBytes: number
+  readonly #bytes: Uint8Array
+  readonly #free: number[] = []
+
+  constructor(slots: number, pictureBytes: number) {
+    if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`slots must be a positive integer, got ${slots}`)
+    this.slots = slots
+    this.pictureBytes = align64(pictureBytes)
+    this.buffer = new SharedArrayBuffer(slots * 2 * this.pictureBytes)
+    this.#bytes = new Uint8Array(this.buffer)
+    for (let s = slots - 1; s >= 0; s--) this.#free.push(s)
   }
-  return out
+
+  /** A free slot, or undefined when every slot holds a frame being measured. */
+  acquire(): number | undefined {
+    return this.#free.pop()
+  }
+
+  release(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.slots || this.#free.includes(slot)) throw new RangeError(`slot ${slot} is not in use`)
+    this.#free.push(slot)
+  }
+
+  /**
+   * Copies a picture's three planes into half `half` of `slot` (0: source, 1: reconstructed), one
+   * copy per plane, padding rows included. Returns where they are, or undefined when the picture
+   * is larger than the slab was made for.
+   */
+  copyIn(slot: number, half: 0 | 1, frame: FramePlanes): PlaneRef[] | undefined {
+    if (pictureBytes(frame) > this.pictureBytes) return undefined
+    let offset = (slot * 2 + half) * this.pictureBytes
+    const refs: PlaneRef[] = []
+    for (let i = 0; i < 3; i++) {
+      const g = planeGeometry(frame, i)
+      const src = frame.data[i]!
+      if (src.length < g.bytes) return undefined
+      this.#bytes.set(src.length === g.bytes ? src : src.subarray(0, g.bytes), offset)
+      refs.push({ offset, linesize: g.linesize, width: g.width, height: g.height })
+      offset += align64(g.bytes)
+    }
+    return refs
+  }
 }
