@@ -18,10 +18,11 @@ export function sampleLuma(plane: LumaPlane, step = 4): Uint8Array {
   const h = Math.ceil(plane.height / step)
   const out = new Uint8Array(w * h)
   const src = plane.data
+  const { width, height, linesize } = plane
   let o = 0
-  for (let y = 0; y < plane.height; y += step) {
-    const row = y * plane.linesize
-    for (let x = 0; x < plane.width; x += step) out[o++] = src[row + x]!
+  for (let y = 0; y < height; y += step) {
+    const end = y * linesize + width
+    for (let i = y * linesize; i < end; i += step) out[o++] = src[i]!
   }
   return out
 }
@@ -84,18 +85,26 @@ export class InputAnalyzer {
     }
     if (f.ptsTicks !== undefined) this.#prevPts = f.ptsTicks
 
-    let blackCount = 0
+    // One pass over the samples for both black and freeze, limits in locals (this runs on the
+    // main thread for every frame).
     const luma = f.luma
-    for (let i = 0; i < luma.length; i++) if (luma[i]! <= this.#o.blackLumaMax) blackCount++
-    const black = luma.length > 0 && blackCount >= this.#o.blackRatio * luma.length
-
-    let frozen = false
+    const n = luma.length
+    const blackMax = this.#o.blackLumaMax
     const prev = this.#prevLuma
-    if (prev && prev.length === luma.length && luma.length > 0) {
-      let sad = 0
-      for (let i = 0; i < luma.length; i++) sad += Math.abs(luma[i]! - prev[i]!)
-      frozen = sad / luma.length <= this.#o.freezeMaxMad
+    let blackCount = 0
+    let sad = 0
+    if (prev && prev.length === n) {
+      for (let i = 0; i < n; i++) {
+        const v = luma[i]!
+        if (v <= blackMax) blackCount++
+        const d = v - prev[i]!
+        sad += d < 0 ? -d : d
+      }
+    } else {
+      for (let i = 0; i < n; i++) if (luma[i]! <= blackMax) blackCount++
     }
+    const black = n > 0 && blackCount >= this.#o.blackRatio * n
+    const frozen = prev !== undefined && prev.length === n && n > 0 && sad / n <= this.#o.freezeMaxMad
     this.#prevLuma = luma
     return { errors, dropped, frozen, black, concealed }
   }
