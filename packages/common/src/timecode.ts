@@ -119,3 +119,27 @@ export function frameIndexToTimecode(index: number, rate: FrameRate, dropFrame =
     dropFrame,
   }
 }
+
+/**
+ * A timecode from its SMPTE ST 12-1 binary form, as FFmpeg puts it in a frame's
+ * AV_FRAME_DATA_S12M_TIMECODE side data (libavutil/timecode.c `av_timecode_get_smpte`, read back
+ * from H.264 pic_timing and H.265 time_code SEI): BCD hours in bits 0–5, minutes 8–14, seconds
+ * 16–22, frames 24–29, drop-frame flag bit 30. Above 30 fps the frame count is halved and the
+ * field bit (bit 7 at 50 fps, bit 23 otherwise) holds the odd frame. Undefined for digits that are
+ * not BCD or fields out of range.
+ */
+export function timecodeFromS12m(word: number, rate: FrameRate): Timecode | undefined {
+  const bcd = (tens: number, units: number) => (units > 9 ? -1 : tens * 10 + units)
+  const hours = bcd((word >>> 4) & 0x3, word & 0xf)
+  const minutes = bcd((word >>> 12) & 0x7, (word >>> 8) & 0xf)
+  const seconds = bcd((word >>> 20) & 0x7, (word >>> 16) & 0xf)
+  let frames = bcd((word >>> 28) & 0x3, (word >>> 24) & 0xf)
+  const dropFrame = ((word >>> 30) & 1) === 1
+  if (rate.num > 30 * rate.den) {
+    const field = rate.num === 50 * rate.den ? (word >>> 7) & 1 : (word >>> 23) & 1
+    frames = frames * 2 + field
+  }
+  if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59 || frames < 0 || frames >= nominalFps(rate)) return undefined
+  if (dropFrame && !supportsDropFrame(rate)) return undefined
+  return { hours, minutes, seconds, frames, dropFrame }
+}

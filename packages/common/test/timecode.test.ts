@@ -16,6 +16,7 @@ import {
   frameIndexFromPts,
   durationMsOf,
   timecodeToFrameIndex,
+  timecodeFromS12m,
 } from '../src/index.js'
 import { catchError } from './helpers.js'
 
@@ -120,5 +121,30 @@ describe('segment grid', () => {
     expect(frameIndexFromPts(3003 * 7, 90_000, NTSC)).toBe(7)
     expect(durationMsOf(100, F25)).toBe(4000)
     expect(durationMsOf(60, NTSC)).toBe(2002)
+  })
+})
+
+describe('SMPTE ST 12-1 binary timecode (FFmpeg S12M side data)', () => {
+  const tc = (word: number, rate: string) => {
+    const t = timecodeFromS12m(word, parseFrameRate(rate))
+    return t && formatTimecode(t)
+  }
+
+  it('reads the BCD fields, the drop-frame flag and, above 30 fps, the field bit', () => {
+    // 0x00585910: what FFmpeg 5.1 exported for 10:59:58:00 in an H.265 time_code SEI at 25 fps.
+    expect(tc(0x00585910, '25')).toBe('10:59:58:00')
+    expect(tc(0x69595923, '30000/1001')).toBe('23:59:59;29')
+    expect(tc(0x20030281, '50')).toBe('01:02:03:41') // field bit 7 at 50 fps
+    expect(tc(0x20030201, '50')).toBe('01:02:03:40')
+    expect(tc(0x41801000, '60000/1001')).toBe('00:10:00;03') // field bit 23 otherwise
+    expect(tc(0x41001000, '60000/1001')).toBe('00:10:00;02')
+  })
+
+  it('refuses digits that are not BCD, fields out of range, and drop frame where there is none', () => {
+    expect(tc(0x0000000a, '25')).toBeUndefined() // hours units 10
+    expect(tc(0x00000024, '25')).toBeUndefined() // 24 hours
+    expect(tc(0x25000000, '25')).toBeUndefined() // frame 25 at 25 fps
+    expect(tc(0x40000000, '25')).toBeUndefined() // drop frame at 25 fps
+    expect(tc(0x00006000, '25')).toBeUndefined() // 60 minutes
   })
 })

@@ -1,4 +1,4 @@
-import { type FrameRate, frameIndexFromPts, timecodeToFrameIndex } from '@mqa/common'
+import { type FrameRate, frameIndexFromPts, type Timecode, timecodeToFrameIndex } from '@mqa/common'
 
 /** Where a frame's index on the shared clock comes from (`--timecode`). */
 export const TimecodeMode = { INPUT: 'input', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
@@ -10,6 +10,11 @@ export type ClockSource = (typeof ClockSource)[keyof typeof ClockSource]
 export interface ClockInput {
   /** Our SEI `tc` of the input frame, when there is one. */
   readonly timecode?: string | undefined
+  /**
+   * The frame's own SMPTE timecode, when the decoder found one (FFmpeg's S12M side data, from
+   * H.264 pic_timing or H.265 time_code SEI).
+   */
+  readonly smpte?: Timecode | undefined
   readonly ptsTicks?: number | undefined
   readonly timescale: number
   /** Wall-clock time the frame arrived, ms since the epoch (injected for tests). */
@@ -35,10 +40,11 @@ export interface SmpteStart {
 
 /**
  * Assigns every input frame its index F on the shared clock (DESIGN.md "Timing and alignment"):
- * from the input's timecode (our SEI `tc`), else its SMPTE start timecode counted on by PTS, else
- * its PTS, else the wall clock. F = PTS index + offset, where the offset is set by the SMPTE start
- * timecode and re-anchored by every valid SEI timecode (mode `input`), so when the timecode goes away
- * the count carries on from it instead of jumping; mode `wallclock` anchors the offset once, on
+ * from the input's timecode (our SEI `tc`), else the frame's own SMPTE timecode (S12M side data),
+ * else the input's SMPTE start timecode counted on by PTS, else its PTS, else the wall clock.
+ * F = PTS index + offset, where the offset is set by the SMPTE start timecode and re-anchored by
+ * every valid SEI or per-frame SMPTE timecode (mode `input`), so when the timecode goes away the
+ * count carries on from it instead of jumping; mode `wallclock` anchors the offset once, on
  * the first frame, to the time of day.
  */
 export class FrameClock {
@@ -63,7 +69,9 @@ export class FrameClock {
 
   next(input: ClockInput): ClockReading {
     const ptsIndex = input.ptsTicks === undefined ? undefined : frameIndexFromPts(input.ptsTicks, input.timescale, this.#rate)
-    const tcIndex = this.#mode === TimecodeMode.INPUT && input.timecode !== undefined ? validTimecode(input.timecode, this.#rate) : undefined
+    const fromInput = this.#mode === TimecodeMode.INPUT
+    const tcIndex = fromInput && input.timecode !== undefined ? validTimecode(input.timecode, this.#rate) : undefined
+    const smpteIndex = fromInput && tcIndex === undefined && input.smpte !== undefined ? validTimecode(input.smpte, this.#rate) : undefined
     let frameIndex: number
     let source: ClockSource
     if (tcIndex !== undefined) {
@@ -72,6 +80,12 @@ export class FrameClock {
       if (ptsIndex !== undefined) this.#offset = tcIndex - ptsIndex
       this.#smpteIndex = undefined // our SEI wins from here on
       this.#smpteAnchored = false
+    } else if (smpteIndex !== undefined) {
+      frameIndex = smpteIndex
+      source = ClockSource.SMPTE
+      if (ptsIndex !== undefined) this.#offset = smpteIndex - ptsIndex
+      this.#smpteIndex = undefined // the frames' own timecode wins over the start tag
+      this.#smpteAnchored = true
     } else if (this.#mode !== TimecodeMode.WALLCLOCK && ptsIndex !== undefined) {
       if (this.#smpteIndex !== undefined && this.#offset === undefined) {
         const anchorIndex = this.#smptePtsTicks === undefined ? ptsIndex : frameIndexFromPts(this.#smptePtsTicks, input.timescale, this.#rate)
@@ -101,7 +115,7 @@ export class FrameClock {
   }
 }
 
-function validTimecode(tc: string, rate: FrameRate): number | undefined {
+function validTimecode(tc: string | Timecode, rate: FrameRate): number | undefined {
   try {
     return timecodeToFrameIndex(tc, rate)
   } catch {

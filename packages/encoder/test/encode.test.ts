@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { VideoCodec, frameRate, timecodeToFrameIndex } from '@mqa/common'
+import { VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
-import { ffmpeg, ffmpegDecodeErrors, ffmpegScores, ffprobe, fixture, probeFrames, workDir } from './helpers.js'
+import { ffmpeg, ffmpegDecodeErrors, ffmpegScores, ffprobe, fixture, probeFrames, withH265TimeCodeSei, workDir } from './helpers.js'
 
 function readReport(file: string): ReportFrame[] {
   return (JSON.parse(readFileSync(file, 'utf8')) as { frames: ReportFrame[] }).frames.sort((a, b) => a.frameIndex - b.frameIndex)
@@ -204,5 +204,29 @@ describe('SMPTE timecode of the input', () => {
     // What a reader of the output sees: the SEI tc of every access unit.
     const inspected = await inspectFile(output, { segmentSeconds })
     expect(inspected.frames.map((f) => f.record?.timecode).sort()).toEqual(report.map((f) => f.timecode).sort())
+  })
+
+  it("indexes every frame by its own SMPTE timecode (H.265 time_code SEI, FFmpeg's S12M side data) over the timecode track, and follows a jump", async () => {
+    const fr = frameRate(25)
+    const hevc = join(dir, 'plain.hevc')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', '50', '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:bframes=0:keyint=25', '-f', 'hevc', hevc])
+    // 10:59:58:10 on, then a jump to 12:00:00:00 at picture 30 (a new source upstream).
+    const want = Array.from({ length: 50 }, (_, i) => (i < 30 ? timecodeToFrameIndex('10:59:58:10', fr) + i : timecodeToFrameIndex('12:00:00:00', fr) + i - 30))
+    const tagged = join(dir, 'tagged.hevc')
+    writeFileSync(tagged, withH265TimeCodeSei(new Uint8Array(readFileSync(hevc)), want.map((f) => frameIndexToTimecode(f, fr))))
+    // In MP4 with a timecode track of 01:00:00:00, which the frames' own timecode must win over.
+    const input = join(dir, 'tagged.mp4')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'hevc', '-r', '25', '-i', tagged, '-c', 'copy', '-timecode', '01:00:00:00', input])
+    const output = join(dir, 'tagged-out.ts')
+    const reportFile = join(dir, 'tagged.json')
+    await encode({ input, output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: reportFile })
+    const report = readReport(reportFile)
+    expect(report.map((f) => f.frameIndex)).toEqual(want)
+    expect(report[0]!.timecode).toBe('10:59:58:10')
+    expect(report[30]!.timecode).toBe('12:00:00:00')
+    // IDRs on the grid of those indices: the first frame, F = 10:59:59:00, and the jump.
+    expect(report.flatMap((f, i) => (f.keyFrame ? [i] : []))).toEqual([0, 15, 30])
+    const inspected = await inspectFile(output, { segmentSeconds: 1 })
+    expect(inspected.frames.map((f) => f.record?.timecode).sort()).toEqual(want.map((f) => formatTimecode(frameIndexToTimecode(f, fr))).sort())
   })
 })

@@ -1,4 +1,4 @@
-import { frameRate } from '@mqa/common'
+import { frameRate, parseTimecode } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { FrameClock, TimecodeMode } from '../src/frame-clock.js'
 
@@ -60,5 +60,19 @@ describe('frame clock', () => {
     expect(df.next({ ptsTicks: 100 * t, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 107_892, source: 'smpte' }) // 1 h of 29.97 DF
     expect(new FrameClock(TimecodeMode.PTS, rate, { smpteStart: { timecode: '10:00:00:00' } }).next({ ptsTicks: 4 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 4, source: 'pts' })
     expect(new FrameClock(TimecodeMode.INPUT, rate, { smpteStart: { timecode: '10:00:00:99' } }).next({ ptsTicks: 4 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 4, source: 'pts' })
+  })
+
+  it("takes each frame's own SMPTE timecode over the start tag and the PTS, counts on from it when it goes, and lets our SEI tc win", () => {
+    const c = new FrameClock(TimecodeMode.INPUT, rate, { smpteStart: { timecode: '01:00:00:00', ptsTicks: 0 } })
+    const at = (i: number, extra: object = {}) => c.next({ ptsTicks: i * tick, timescale: 90_000, nowMs: 0, ...extra })
+    expect(at(0, { smpte: parseTimecode('10:59:58:00') })).toEqual({ frameIndex: 989_950, source: 'smpte', discontinuity: false })
+    expect(at(1, { smpte: parseTimecode('10:59:58:01') })).toMatchObject({ frameIndex: 989_951, source: 'smpte', discontinuity: false })
+    // Side data gone for a frame: the count carries on from it (not from the start tag).
+    expect(at(2)).toMatchObject({ frameIndex: 989_952, source: 'smpte', discontinuity: false })
+    // A jump in the frames' timecode is followed (a new source upstream).
+    expect(at(3, { smpte: parseTimecode('12:00:00:00') })).toMatchObject({ frameIndex: 1_080_000, source: 'smpte', discontinuity: true })
+    expect(at(4, { smpte: parseTimecode('12:00:00:01'), timecode: '13:00:00:00' })).toMatchObject({ frameIndex: 1_170_000, source: 'tc' })
+    // In pts mode the frames' timecode is not used.
+    expect(new FrameClock(TimecodeMode.PTS, rate).next({ ptsTicks: 4 * tick, timescale: 90_000, nowMs: 0, smpte: parseTimecode('10:00:00:00') })).toMatchObject({ frameIndex: 4, source: 'pts' })
   })
 })

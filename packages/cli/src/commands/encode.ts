@@ -14,7 +14,7 @@ export const encodeFlags = {
   fps: { names: ['--fps'], type: 'string', description: 'the input\'s frame rate, when it does not say or says wrongly, e.g. 25 or 30000/1001 (it relabels, it does not convert)' },
   gopSeconds: { names: ['--gop-seconds'], type: 'number', default: 2, min: 0.04, description: 'GOP length; IDRs on this grid' },
   segmentSeconds: { names: ['--segment-seconds'], type: 'number', default: 2, min: 0.04, description: 'segment length, a whole number of GOPs' },
-  timecode: { names: ['--timecode'], type: 'string', choices: ['input', 'pts', 'wallclock'], default: 'input', description: 'where frame indices come from' },
+  timecode: { names: ['--timecode'], type: 'string', choices: ['input', 'pts', 'wallclock'], default: 'input', description: 'where frame indices come from: input (our SEI tc, else the frames\' SMPTE timecode, else a SMPTE start tag, else PTS), pts, wallclock' },
   workers: { names: ['--workers'], type: 'number', default: 2, min: 1, max: 64, description: 'metrics worker threads' },
   report: { names: ['--report'], type: 'string', description: 'write per-frame records to this JSON file' },
   realtime: { names: ['--realtime'], type: 'boolean', description: 'pace file and lavfi inputs at their frame rate' },

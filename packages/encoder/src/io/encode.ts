@@ -4,6 +4,7 @@ import {
   type Logger,
   type MqaRecordInput,
   type MqaVideoWeights,
+  type Timecode,
   DEFAULT_MQA_VIDEO_WEIGHTS,
   ErrorWindow,
   VideoCodec,
@@ -16,9 +17,10 @@ import {
   splitAnnexB,
   splitLengthPrefixed,
   supportsDropFrame,
+  timecodeFromS12m,
 } from '@mqa/common'
 import { AudioAnalyzer } from '../audio-analysis.js'
-import { FrameClock, type SmpteStart, type TimecodeMode } from '../frame-clock.js'
+import { FrameClock, type SmpteStart, TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
@@ -385,6 +387,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   /** 90 kHz ticks of frame index F. */
+  let smpteSeen = false
   const ticks90k = (frameIndex: number) => Math.round((frameIndex * 90000 * rate.den) / rate.num)
 
   async function handleSourceFrame(src: Beamcoder.Frame): Promise<void> {
@@ -392,7 +395,13 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     const ptsTicks = typeof src.pts === 'number' ? src.pts : undefined
     const tc = ptsTicks !== undefined ? tcByPts.get(ptsTicks) : undefined
     if (ptsTicks !== undefined) tcByPts.delete(ptsTicks)
-    const reading = clock.next({ timecode: tc, ptsTicks, timescale, nowMs })
+    // The frame's own SMPTE timecode only matters where there is no SEI tc (and only in input mode).
+    const smpte = tc === undefined && options.timecode === TimecodeMode.INPUT ? frameSmpteTimecode(src, rate) : undefined
+    if (smpte && !smpteSeen) {
+      smpteSeen = true
+      log.info('input frames carry SMPTE timecode (S12M): frames are indexed by it', { timecode: formatTimecode(smpte) })
+    }
+    const reading = clock.next({ timecode: tc, smpte, ptsTicks, timescale, nowMs })
     const frameIndex = reading.frameIndex
     if (lastFrameIndex !== undefined && frameIndex <= lastFrameIndex) {
       nonMonotonic++
@@ -812,6 +821,19 @@ function smpteStartOf(input: OpenedInput): SmpteStart | undefined {
   if (!timecode) return undefined
   const start = (video as unknown as { start_time?: number | null }).start_time
   return { timecode, ptsTicks: typeof start === 'number' && Number.isFinite(start) ? start : undefined }
+}
+
+/**
+ * The first timecode of FFmpeg's S12M side data on a decoded frame (from H.264 pic_timing or
+ * H.265 time_code SEI), which beamcoder copies into a Buffer: the count, then up to three SMPTE
+ * ST 12-1 words, little-endian uint32.
+ */
+export function frameSmpteTimecode(frame: Beamcoder.Frame, rate: FrameRate): Timecode | undefined {
+  const sd = (frame as unknown as { side_data?: Record<string, unknown> | null }).side_data
+  const buf = sd?.s12m_timecode
+  if (!(buf instanceof Uint8Array) || buf.length < 8) return undefined
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.length)
+  return view.getUint32(0, true) >= 1 ? timecodeFromS12m(view.getUint32(4, true), rate) : undefined
 }
 
 interface AacState {
