@@ -1,4 +1,4 @@
-import { type FrameRate, frameIndexFromPts, type Timecode, timecodeToFrameIndex } from '@mqa/common'
+import { type FrameRate, frameIndexFromPts, framesPerDay, parseTimecode, type Timecode, timecodeToFrameIndex } from '@mqa/common'
 
 /** Where a frame's index on the shared clock comes from (`--timecode`). */
 export const TimecodeMode = { INPUT: 'input', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
@@ -44,7 +44,10 @@ export interface SmpteStart {
  * else the input's SMPTE start timecode counted on by PTS, else its PTS, else the wall clock.
  * F = PTS index + offset, where the offset is set by the SMPTE start timecode and re-anchored by
  * every valid SEI or per-frame SMPTE timecode (mode `input`), so when the timecode goes away the
- * count carries on from it instead of jumping; mode `wallclock` anchors the offset once, on
+ * count carries on from it instead of jumping. F never goes back at midnight: a timecode that wraps
+ * to 00:00:00:00 counts on past the day (F mod frames-per-day is the time of day again). A PTS
+ * that jumps back by more than a second (the source restarted with new timestamps) re-anchors the
+ * count on the last frame, so the frames are not dropped as going backwards; mode `wallclock` anchors the offset once, on
  * the first frame, to the time of day.
  */
 export class FrameClock {
@@ -57,6 +60,8 @@ export class FrameClock {
   readonly #smptePtsTicks: number | undefined
   /** The offset came from the SMPTE start timecode (not yet from an SEI `tc`). */
   #smpteAnchored = false
+  /** Midnights the input's timecode has wrapped through: days added to its index. */
+  #days = 0
 
   constructor(mode: TimecodeMode, rate: FrameRate, options: { smpteStart?: SmpteStart | undefined } = {}) {
     this.#mode = mode
@@ -70,8 +75,8 @@ export class FrameClock {
   next(input: ClockInput): ClockReading {
     const ptsIndex = input.ptsTicks === undefined ? undefined : frameIndexFromPts(input.ptsTicks, input.timescale, this.#rate)
     const fromInput = this.#mode === TimecodeMode.INPUT
-    const tcIndex = fromInput && input.timecode !== undefined ? validTimecode(input.timecode, this.#rate) : undefined
-    const smpteIndex = fromInput && tcIndex === undefined && input.smpte !== undefined ? validTimecode(input.smpte, this.#rate) : undefined
+    const tcIndex = fromInput && input.timecode !== undefined ? this.#unwrap(input.timecode) : undefined
+    const smpteIndex = fromInput && tcIndex === undefined && input.smpte !== undefined ? this.#unwrap(input.smpte) : undefined
     let frameIndex: number
     let source: ClockSource
     if (tcIndex !== undefined) {
@@ -93,6 +98,10 @@ export class FrameClock {
         this.#smpteAnchored = true
       }
       frameIndex = ptsIndex + (this.#offset ?? 0)
+      if (this.#lastIndex !== undefined && frameIndex < this.#lastIndex - nominalSecond(this.#rate)) {
+        this.#offset = this.#lastIndex + 1 - ptsIndex
+        frameIndex = this.#lastIndex + 1
+      }
       source = this.#smpteAnchored ? ClockSource.SMPTE : ClockSource.PTS
     } else {
       source = ClockSource.WALLCLOCK
@@ -109,11 +118,26 @@ export class FrameClock {
     return { frameIndex, source, discontinuity }
   }
 
+  /** Index of a timecode, with the days it has wrapped through added; undefined if invalid. */
+  #unwrap(tc: string | Timecode): number | undefined {
+    const index = validTimecode(tc, this.#rate)
+    if (index === undefined) return undefined
+    const day = framesPerDay(this.#rate, typeof tc === 'string' ? parseTimecode(tc).dropFrame : tc.dropFrame)
+    let f = index + this.#days * day
+    if (this.#lastIndex !== undefined && f < this.#lastIndex - day / 2) {
+      this.#days += Math.round((this.#lastIndex - f) / day)
+      f = index + this.#days * day
+    }
+    return f
+  }
+
   #wallIndex(nowMs: number): number {
     const msOfDay = nowMs % 86_400_000
     return Math.round((msOfDay * this.#rate.num) / (1000 * this.#rate.den))
   }
 }
+
+const nominalSecond = (rate: FrameRate) => Math.ceil(rate.num / rate.den)
 
 function validTimecode(tc: string | Timecode, rate: FrameRate): number | undefined {
   try {

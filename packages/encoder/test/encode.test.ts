@@ -206,21 +206,30 @@ describe('SMPTE timecode of the input', () => {
     expect(inspected.frames.map((f) => f.record?.timecode).sort()).toEqual(report.map((f) => f.timecode).sort())
   })
 
+  /**
+   * 50 pictures of H.265 carrying frame i's timecode as index want[i] in a time_code SEI, in an
+   * MP4 with a timecode track of 01:00:00:00 (which the frames' own timecode must win over),
+   * encoded; the report.
+   */
+  async function encodeWithFrameTimecodes(name: string, want: readonly number[]): Promise<{ report: ReportFrame[]; output: string }> {
+    const fr = frameRate(25)
+    const hevc = join(dir, `${name}-plain.hevc`)
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', String(want.length), '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:bframes=0:keyint=25', '-f', 'hevc', hevc])
+    const tagged = join(dir, `${name}.hevc`)
+    writeFileSync(tagged, withH265TimeCodeSei(new Uint8Array(readFileSync(hevc)), want.map((f) => frameIndexToTimecode(f, fr))))
+    const input = join(dir, `${name}.mp4`)
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'hevc', '-r', '25', '-i', tagged, '-c', 'copy', '-timecode', '01:00:00:00', input])
+    const output = join(dir, `${name}-out.ts`)
+    const reportFile = join(dir, `${name}.json`)
+    await encode({ input, output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: reportFile })
+    return { report: readReport(reportFile), output }
+  }
+
   it("indexes every frame by its own SMPTE timecode (H.265 time_code SEI, FFmpeg's S12M side data) over the timecode track, and follows a jump", async () => {
     const fr = frameRate(25)
-    const hevc = join(dir, 'plain.hevc')
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', '50', '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:bframes=0:keyint=25', '-f', 'hevc', hevc])
     // 10:59:58:10 on, then a jump to 12:00:00:00 at picture 30 (a new source upstream).
     const want = Array.from({ length: 50 }, (_, i) => (i < 30 ? timecodeToFrameIndex('10:59:58:10', fr) + i : timecodeToFrameIndex('12:00:00:00', fr) + i - 30))
-    const tagged = join(dir, 'tagged.hevc')
-    writeFileSync(tagged, withH265TimeCodeSei(new Uint8Array(readFileSync(hevc)), want.map((f) => frameIndexToTimecode(f, fr))))
-    // In MP4 with a timecode track of 01:00:00:00, which the frames' own timecode must win over.
-    const input = join(dir, 'tagged.mp4')
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'hevc', '-r', '25', '-i', tagged, '-c', 'copy', '-timecode', '01:00:00:00', input])
-    const output = join(dir, 'tagged-out.ts')
-    const reportFile = join(dir, 'tagged.json')
-    await encode({ input, output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: reportFile })
-    const report = readReport(reportFile)
+    const { report, output } = await encodeWithFrameTimecodes('jump', want)
     expect(report.map((f) => f.frameIndex)).toEqual(want)
     expect(report[0]!.timecode).toBe('10:59:58:10')
     expect(report[30]!.timecode).toBe('12:00:00:00')
@@ -228,5 +237,17 @@ describe('SMPTE timecode of the input', () => {
     expect(report.flatMap((f, i) => (f.keyFrame ? [i] : []))).toEqual([0, 15, 30])
     const inspected = await inspectFile(output, { segmentSeconds: 1 })
     expect(inspected.frames.map((f) => f.record?.timecode).sort()).toEqual(want.map((f) => formatTimecode(frameIndexToTimecode(f, fr))).sort())
+  })
+
+  it('encodes through midnight: every frame kept, the timecode wraps to 00:00:00:00, IDRs on the time-of-day grid', async () => {
+    const fr = frameRate(25)
+    const start = timecodeToFrameIndex('23:59:59:15', fr)
+    const day = 24 * 3600 * 25
+    const { report } = await encodeWithFrameTimecodes('midnight', Array.from({ length: 50 }, (_, i) => (start + i) % day))
+    expect(report).toHaveLength(50)
+    expect(report.map((f) => f.frameIndex)).toEqual(Array.from({ length: 50 }, (_, i) => start + i))
+    expect(report[9]!.timecode).toBe('23:59:59:24')
+    expect(report[10]!.timecode).toBe('00:00:00:00')
+    expect(report.flatMap((f) => (f.keyFrame ? [f.timecode] : []))).toEqual(['23:59:59:15', '00:00:00:00', '00:00:01:00'])
   })
 })

@@ -75,4 +75,37 @@ describe('frame clock', () => {
     // In pts mode the frames' timecode is not used.
     expect(new FrameClock(TimecodeMode.PTS, rate).next({ ptsTicks: 4 * tick, timescale: 90_000, nowMs: 0, smpte: parseTimecode('10:00:00:00') })).toMatchObject({ frameIndex: 4, source: 'pts' })
   })
+
+  it('counts on through midnight, for our SEI tc and for the frames\' SMPTE timecode, at 25 and at 29.97 drop-frame', () => {
+    const c = new FrameClock(TimecodeMode.INPUT, rate)
+    const day = 24 * 3600 * 25
+    expect(c.next({ timecode: '23:59:59:24', ptsTicks: 0, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: day - 1 })
+    expect(c.next({ timecode: '00:00:00:00', ptsTicks: tick, timescale: 90_000, nowMs: 0 })).toEqual({ frameIndex: day, source: 'tc', discontinuity: false })
+    expect(c.next({ smpte: parseTimecode('00:00:00:01'), ptsTicks: 2 * tick, timescale: 90_000, nowMs: 0 })).toEqual({ frameIndex: day + 1, source: 'smpte', discontinuity: false })
+    expect(c.next({ ptsTicks: 3 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: day + 2, discontinuity: false })
+    // The next midnight too.
+    expect(c.next({ timecode: '23:59:59:24', ptsTicks: 4 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 2 * day - 1 })
+    expect(c.next({ timecode: '00:00:00:00', ptsTicks: 5 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 2 * day, discontinuity: false })
+    const ntsc = frameRate(30000, 1001)
+    const df = new FrameClock(TimecodeMode.INPUT, ntsc)
+    const dfDay = 2_589_408 // frames in a 29.97 drop-frame day
+    expect(df.next({ timecode: '23:59:59;29', ptsTicks: 0, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: dfDay - 1 })
+    expect(df.next({ timecode: '00:00:00;00', ptsTicks: 3003, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: dfDay, discontinuity: false })
+  })
+
+  it('still drops a timecode that goes back within the day (a restarted source), and a PTS a few frames back', () => {
+    const c = new FrameClock(TimecodeMode.INPUT, rate)
+    c.next({ timecode: '10:00:00:00', ptsTicks: 0, timescale: 90_000, nowMs: 0 })
+    expect(c.next({ timecode: '09:00:00:00', ptsTicks: tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 810_000, discontinuity: true })
+    const p = new FrameClock(TimecodeMode.PTS, rate)
+    p.next({ ptsTicks: 100 * tick, timescale: 90_000, nowMs: 0 })
+    expect(p.next({ ptsTicks: 98 * tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 98, discontinuity: true })
+  })
+
+  it('re-anchors on the last frame when the PTS jumps back by more than a second (the source restarted its timestamps)', () => {
+    const c = new FrameClock(TimecodeMode.INPUT, rate)
+    for (let i = 0; i < 100; i++) c.next({ ptsTicks: (1000 + i) * tick, timescale: 90_000, nowMs: 0 })
+    expect(c.next({ ptsTicks: 0, timescale: 90_000, nowMs: 0 })).toEqual({ frameIndex: 1100, source: 'pts', discontinuity: false })
+    expect(c.next({ ptsTicks: tick, timescale: 90_000, nowMs: 0 })).toMatchObject({ frameIndex: 1101, discontinuity: false })
+  })
 })

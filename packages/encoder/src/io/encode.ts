@@ -10,6 +10,7 @@ import {
   VideoCodec,
   formatTimecode,
   frameIndexToTimecode,
+  framesPerDay,
   groupAccessUnits,
   readMqaRecords,
   segmentGrid,
@@ -130,6 +131,11 @@ export interface EncodeSummary {
   readonly unmeasured: number
   /** Frames that could not be measured because the pool was behind (live inputs). */
   readonly overload: number
+  /**
+   * Frames whose scores did not come within the release queue's wait (live: 3 s; e.g. a stalled
+   * input holding back the packets a B-frame's picture needs), or that its bound pushed out.
+   */
+  readonly late: number
   readonly inputErrors: number
   readonly decodeErrors: number
   readonly droppedInputFrames: number
@@ -182,9 +188,14 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     throw new EncodeError(EncodeErrorCode.PRESET, `preset ${JSON.stringify(options.preset)} is not one of ${ENCODER_PRESETS.join(', ')}`)
   }
   for (const spec of typeof options.output === 'string' ? [options.output] : options.output) await assertWritableOutput(spec)
+  const sourceLog = new ErrorWindow(10_000)
   const input = await openInput(options.input, {
     fps: options.fps,
     signal: options.signal,
+    onSourceEvent: (e) => {
+      const r = sourceLog.record('ERR_SRT_CONNECTION')
+      if (r) log.warn('SRT connection ended or could not be made: waiting for the next', { reason: e.reason, total: r.total })
+    },
     onRateOverride: (stated, given) =>
       log.warn('--fps differs from the rate the input states: frames are timed at --fps, not converted', { stated: `${stated.num}/${stated.den}`, fps: `${given.num}/${given.den}` }),
   })
@@ -208,6 +219,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const report: ReportFrame[] = []
   const tcByPts = new Map<number, string>()
   const dropFrame = supportsDropFrame(rate)
+  const dayFrames = framesPerDay(rate, dropFrame)
 
   let output: Outputs | undefined
   let muxStarted = false
@@ -220,6 +232,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let written = 0
   let measured = 0
   let overload = 0
+  let late = 0
   let decodeErrors = 0
   let decodeErrorsSinceFrame = 0
   let inputErrors = 0
@@ -244,7 +257,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const pastStopDeadline = () => stoppedAt !== undefined && performance.now() - stoppedAt > STOP_DRAIN_MS
   // A live byte source (UDP, stdin) has received bytes waiting in its buffers and the demuxer's;
   // files and generated inputs stop at once (the frames in the decoder and encoder still drain).
-  const drainsDemuxerOnStop = input.kind === 'udp' || input.kind === 'stdin'
+  const drainsDemuxerOnStop = input.kind === 'udp' || input.kind === 'srt' || input.kind === 'stdin'
   options.signal?.addEventListener('abort', onAbort, { once: true })
 
   // Audio is copied (the TS and MP4 muxers take AAC, MP2 and AC-3 as they are) or encoded to AAC,
@@ -429,7 +442,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       // A source (measuring off) keeps no copy: nothing will compare against it.
       pending.set(frameIndex, { meta, source: measuring ? planes : undefined })
       // IDR on the grid: at every multiple of G, or the first frame past one if that frame is missing.
-      const idr = lastFrameIndex === undefined || Math.floor(frameIndex / grid.gopFrames) !== Math.floor(lastFrameIndex / grid.gopFrames)
+      // The grid is on the time of day (F past midnight counts on; at 29.97 drop-frame a day is not
+      // a whole number of GOPs), so an encoder started after midnight cuts where one running
+      // through it does.
+      const G = grid.gopFrames
+      const idr = lastFrameIndex === undefined || frameIndex - lastFrameIndex >= G || Math.floor((frameIndex % dayFrames) / G) !== Math.floor((lastFrameIndex % dayFrames) / G)
       lastFrameIndex = frameIndex
       if (ptsTicks !== undefined) offset90k = ticks90k(frameIndex) - Math.round((ptsTicks * 90000) / timescale)
       frame.pts = frameIndex
@@ -442,7 +459,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       // x265's lookahead holds at most a few dozen frames, so hundreds without a packet is that.
       if (packetsOut === 0 && fn > 300) throw new EncodeError(EncodeErrorCode.NO_OUTPUT, `the ${codec === VideoCodec.H264 ? 'libx264' : 'libx265'} encoder gave no packet for ${fn} frames (preset ${options.preset}, ${options.bitrateKbps} kb/s)`)
       // After the first encode(): with GLOBAL_HEADER the parameter sets are only in extradata.
-      if (measuring) recon ??= b.decoder({ name: codec === VideoCodec.H264 ? 'h264' : 'hevc', thread_count: 0, ...(encoder.extradata ? { extradata: encoder.extradata } : {}) } as never)
+      // One thread: a frame-threaded decoder holds each packet's picture until later packets
+      // arrive, so when a live input stalls its last packets' scores wait with it (and after 3 s
+      // leave unmeasured); decoding our own 3 Mb/s costs the same CPU either way (BENCHMARKS.md).
+      if (measuring) recon ??= b.decoder({ name: codec === VideoCodec.H264 ? 'h264' : 'hevc', thread_count: 1, ...(encoder.extradata ? { extradata: encoder.extradata } : {}) } as never)
       await handlePackets(encoded.packets)
     }
   }
@@ -529,6 +549,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   async function writePacket(packet: Beamcoder.Packet, key: number, scores: FidelityScores | undefined, reason: string): Promise<void> {
+    if (measuring && scores === undefined && (reason === 'timeout' || reason === 'overflow')) {
+      late++
+      const r = errorLog.record('ERR_METRICS_LATE')
+      if (r) log.warn('scores not there in time: frame left unmeasured', { frameIndex: key, reason, total: r.total })
+    }
     const pf = pending.get(key)
     pending.delete(key)
     const meta: FrameMeta = pf?.meta ?? { fn: -1, frameIndex: key, timecode: formatTimecode(frameIndexToTimecode(key, rate, dropFrame)), analysis: { errors: 0, dropped: 0, frozen: false, black: false, concealed: false } }
@@ -667,6 +692,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     measured,
     unmeasured: written - measured,
     overload,
+    late,
     inputErrors: inputErrors + nonMonotonic,
     decodeErrors,
     droppedInputFrames,

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createSocket, type Socket } from 'node:dgram'
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs'
 import { PassThrough, type Readable } from 'node:stream'
@@ -149,6 +149,17 @@ export interface OpenInputOptions {
    * finishes on what was received instead of waiting for bytes forever.
    */
   readonly signal?: AbortSignal | undefined
+  /** Told when a live source's connection ends or cannot be made (SRT), and that it is retried. */
+  readonly onSourceEvent?: ((event: SourceEvent) => void) | undefined
+}
+
+/** A live source's connection ended (or did not come up) and is being made again. */
+export interface SourceEvent {
+  readonly kind: 'srt-ended'
+  /** What the SRT relay said last (ffmpeg's error line), or its exit status. */
+  readonly reason: string
+  /** Times the connection has ended so far. */
+  readonly count: number
 }
 
 export async function openInput(spec: string, options: OpenInputOptions = {}): Promise<OpenedInput> {
@@ -173,13 +184,13 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
   try {
     if (kind === InputKind.LAVFI) {
       demuxer = await b.demuxer({ url: spec.slice('lavfi:'.length), iformat: b.demuxers().lavfi } as never)
-    } else if (kind === InputKind.FILE || kind === InputKind.SRT) {
+    } else if (kind === InputKind.FILE) {
       // beamcoder 0.7.1 can crash the process after a failed open: files were checked above.
       demuxer = await b.demuxer(spec)
     } else {
       // MPEG-TS we read ourselves first: every packet passes the transport monitor on its way in.
       transport = new TransportMonitor()
-      const source = openByteSource(kind, spec, options.maxBufferedBytes ?? 32 << 20, transport)
+      const source = openByteSource(kind, spec, options.maxBufferedBytes ?? 32 << 20, transport, options.onSourceEvent)
       const stream = source.stream
       let closed: Promise<void> | undefined
       const close = () => (closed ??= source.close()) // once: a UDP socket closed twice throws
@@ -240,11 +251,12 @@ function rateOf(stream: Beamcoder.Stream): FrameRate | undefined {
 }
 
 /**
- * A byte stream of MPEG-TS from UDP, stdin or a file, passed through the transport monitor.
- * UDP cannot be paused: past `maxBufferedBytes` waiting, datagrams are dropped and counted.
+ * A byte stream of MPEG-TS from UDP, SRT, stdin or a file, passed through the transport monitor.
+ * UDP and SRT cannot be paused: past `maxBufferedBytes` waiting, bytes are dropped and counted.
  */
-function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor): { stream: Readable; close: () => Promise<void> } {
+function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: Readable; close: () => Promise<void> } {
   const out = new PassThrough({ highWaterMark: 1 << 20 })
+  if (kind === InputKind.SRT) return srtByteSource(spec, out, maxBufferedBytes, monitor, onEvent)
   if (kind === InputKind.UDP) {
     const url = new URL(spec)
     const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true })
@@ -275,6 +287,73 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
       src.unpipe(out)
       if (kind !== InputKind.STDIN) src.destroy()
       out.end() // the demuxer then reads end-of-stream instead of waiting for bytes
+    },
+  }
+}
+
+/** Wait before making an SRT connection again after one ended or failed. */
+const SRT_RETRY_MS = 500
+
+/**
+ * SRT through the system ffmpeg (libsrt) as a byte relay: `-f data` in and out copies the bytes
+ * received, unchanged, to a pipe, and those pass the transport monitor like UDP datagrams do, so
+ * packets SRT gave up on show as continuity errors. When the connection ends (the caller went
+ * away, or nothing listens yet for our caller) ffmpeg exits and a new one is started, so the
+ * encoder keeps running and resumes on the next connection. Not through beamcoder: a demuxer on
+ * an `srt://` URL threw on every read once its caller had gone (a busy loop, then a crash), and
+ * a failed beamcoder open can crash the process.
+ */
+function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: Readable; close: () => Promise<void> } {
+  let child: ChildProcess | undefined
+  let stopped = false
+  let ended = 0
+  let retry: NodeJS.Timeout | undefined
+  const start = () => {
+    retry = undefined
+    if (stopped) return
+    const relay = spawn(process.env.FFMPEG_BIN ?? 'ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-f', 'data', '-i', spec, '-map', '0:0', '-c', 'copy', '-flush_packets', '1', '-f', 'data', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child = relay
+    let lastLine = ''
+    relay.stderr!.setEncoding('utf8')
+    relay.stderr!.on('data', (text: string) => {
+      const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+      if (lines.length > 0) lastLine = lines.at(-1)!.slice(0, 300)
+    })
+    relay.stdout!.on('data', (chunk: Buffer) => {
+      if (out.writableLength > maxBufferedBytes) {
+        monitor.countOverflow(chunk.length)
+        return
+      }
+      monitor.push(chunk)
+      out.write(chunk)
+    })
+    relay.on('error', (err) => {
+      // No ffmpeg to relay with: nothing can ever arrive.
+      stopped = true
+      out.destroy(new InputError(`cannot read ${JSON.stringify(spec)}: SRT needs the ffmpeg program (libsrt): ${err.message}`, { cause: err }))
+    })
+    relay.on('close', (code, signal) => {
+      if (child === relay) child = undefined
+      if (stopped) return
+      ended++
+      onEvent?.({ kind: 'srt-ended', reason: lastLine || (signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with status ${code}`), count: ended })
+      retry = setTimeout(start, SRT_RETRY_MS)
+    })
+  }
+  start()
+  return {
+    stream: out,
+    close: async () => {
+      stopped = true
+      if (retry) clearTimeout(retry)
+      const c = child
+      if (c && c.exitCode === null && c.signalCode === null) {
+        const gone = new Promise<void>((resolve) => c.once('close', () => resolve()))
+        c.kill('SIGTERM')
+        await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000).unref())])
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+      }
+      out.end()
     },
   }
 }

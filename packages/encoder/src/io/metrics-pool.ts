@@ -10,20 +10,25 @@ export type NotRun = 'full' | 'geometry'
  * The worker pool that measures frames off the main thread. Bounded: `tryRun` refuses a task when
  * `maxQueue` tasks are already in flight, so the caller can mark that frame unmeasured (live) or
  * wait (`whenReady`, file input) — never an unbounded queue. The pool owns the memory it measures
- * in: a slab of `maxQueue` picture-pair slots shared with its workers, made (and the workers
- * started) on the first frame, when the picture size is known.
+ * in: a slab of `maxQueue` picture-pair slots shared with its workers. The workers start with the
+ * pool (one at once, more up to `workers` while tasks wait), each given the slab as a growable
+ * SharedArrayBuffer, which the first frame sizes: a live input's first frames then find a worker
+ * ready.
  */
 export class MetricsPool {
-  readonly #workers: number
   readonly #maxQueue: number
-  #pool: Piscina | undefined
+  readonly #pool: Piscina
+  readonly #buffer: SharedArrayBuffer
   #slab: PictureSlab | undefined
   #inFlight = 0
   #waiters: (() => void)[] = []
 
   constructor(options: { workers: number; maxQueue?: number }) {
-    this.#workers = options.workers
     this.#maxQueue = options.maxQueue ?? Math.max(8, options.workers * 4)
+    // Address space only, until the first frame grows it: 1 GiB is 8 slots of 4K picture pairs several times over.
+    this.#buffer = new SharedArrayBuffer(0, { maxByteLength: MAX_SLAB_BYTES })
+    const workerData: MetricsWorkerData = { slab: this.#buffer }
+    this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: options.workers, idleTimeout: 60_000, workerData })
   }
 
   get inFlight(): number {
@@ -47,9 +52,9 @@ export class MetricsPool {
     if (this.full) return 'full'
     if (!this.#slab) {
       // Headroom for a later frame with wider padding than the first.
-      this.#slab = new PictureSlab(this.#maxQueue, Math.max(pictureBytes(source), pictureBytes(recon)) * 1.25)
-      const workerData: MetricsWorkerData = { slab: this.#slab.buffer }
-      this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: this.#workers, idleTimeout: 60_000, workerData })
+      const bytes = Math.max(pictureBytes(source), pictureBytes(recon)) * 1.25
+      if (this.#maxQueue * 2 * bytes > MAX_SLAB_BYTES) return 'geometry'
+      this.#slab = new PictureSlab(this.#maxQueue, bytes, this.#buffer)
     }
     const slab = this.#slab
     const slot = slab.acquire()
@@ -62,7 +67,7 @@ export class MetricsPool {
     }
     this.#inFlight++
     const task: MetricsTask = { key, source: s, recon: r }
-    return (this.#pool!.run(task) as Promise<MetricsResult>).finally(() => {
+    return (this.#pool.run(task) as Promise<MetricsResult>).finally(() => {
       slab.release(slot)
       this.#inFlight--
       this.#waiters.shift()?.()
@@ -70,9 +75,11 @@ export class MetricsPool {
   }
 
   async close(): Promise<void> {
-    await this.#pool?.destroy()
+    await this.#pool.destroy()
   }
 }
+
+const MAX_SLAB_BYTES = 1 << 30
 
 /** The compiled worker: next to this module in dist, or in dist when running from src (tests). */
 function workerFile(): string {

@@ -59,7 +59,7 @@ const align64 = (n: number) => (n + 63) & ~63
 
 /**
  * A fixed number of slots in one SharedArrayBuffer, each holding a measured frame's two pictures
- * (source, then reconstructed), made once and given to every worker when it starts. A task then
+ * (source, then reconstructed), given to every worker when it starts. A task then
  * carries only where its planes are. Transferring fresh plane buffers with every task instead made
  * V8 count about 2.8 MB of new external memory per frame on the main thread, and every 64 MB of
  * that starts a garbage collection.
@@ -72,11 +72,20 @@ export class PictureSlab {
   readonly #bytes: Uint8Array
   readonly #free: number[] = []
 
-  constructor(slots: number, pictureBytes: number) {
+  /**
+   * In `buffer` when given (a growable SharedArrayBuffer, grown here to size: the workers can be
+   * handed it before the picture size is known), else in a new one.
+   */
+  constructor(slots: number, pictureBytes: number, buffer?: SharedArrayBuffer) {
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`slots must be a positive integer, got ${slots}`)
     this.slots = slots
     this.pictureBytes = align64(pictureBytes)
-    this.buffer = new SharedArrayBuffer(slots * 2 * this.pictureBytes)
+    const bytes = slots * 2 * this.pictureBytes
+    if (buffer) {
+      if (bytes > buffer.maxByteLength) throw new RangeError(`${slots} slots of ${this.pictureBytes}-byte picture pairs need ${bytes} bytes, more than the slab's ${buffer.maxByteLength}`)
+      if (buffer.byteLength < bytes) buffer.grow(bytes)
+    }
+    this.buffer = buffer ?? new SharedArrayBuffer(bytes)
     this.#bytes = new Uint8Array(this.buffer)
     for (let s = slots - 1; s >= 0; s--) this.#free.push(s)
   }
