@@ -78,6 +78,28 @@ describe('mqa command line', () => {
     })
   })
 
+  describe('stdin that is not MPEG-TS: one line, before beamcoder is given a byte', () => {
+    const junk = (n: number, seed = 7) => Buffer.from(Array.from({ length: n }, () => ((seed = (seed * 1664525 + 1013904223) >>> 0) >>> 24)))
+    it.each([
+      ['junk', junk(200_000), /^mqa encode: input "-" is not MPEG-TS: no packets \(sync byte 0x47 every 188 bytes\) in its first \d+ bytes$/],
+      ['a few bytes of text', Buffer.from('hello\n'), /^mqa encode: input "-" is not MPEG-TS: it ended after 6 bytes without a packet \(sync byte 0x47 every 188 bytes\)$/],
+      ['nothing', Buffer.alloc(0), /^mqa encode: input "-" ended before any byte arrived$/],
+    ])('%s', (_name, input, message) => {
+      const r = mqa(['encode', '-i', '-', '-o', join(workDir('cli-stdin'), 'out.ts')], input)
+      expect(r.status, r.stderr).toBe(1)
+      expect(r.stderr.trimEnd()).toMatch(message)
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1)
+      expect(String(r.stdout)).toBe('') // no native DEBUG line: beamcoder never opened it
+    })
+
+    it('takes a TS that starts after junk (a pipe joined mid-stream): the monitor finds the packets', () => {
+      const out = join(workDir('cli-stdin'), 'out.ts')
+      const r = mqa(['encode', '-i', '-', '-o', out, '--bitrate', '300k'], Buffer.concat([junk(5000), readFileSync(fixture('h264-320x180.ts'))]))
+      expect(r.status, r.stderr).toBe(0)
+      expect(JSON.parse(r.stderr.trim().split('\n').at(-1)!)).toMatchObject({ msg: 'encode done', frames: 75, measured: 75 })
+    })
+  })
+
   it('encodes stdin to stdout, with clean stdout (no banner) and the scores in the stream', () => {
     const r = mqa(['encode', '-i', '-', '-o', '-', '--bitrate', '300k', '--gop-seconds', '1'], readFileSync(fixture('h264-320x180.ts')))
     expect(r.status, r.stderr).toBe(0)

@@ -197,6 +197,12 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
       closeSource = close
       if (options.signal?.aborted) void close()
       else options.signal?.addEventListener('abort', () => void close(), { once: true })
+      // Garbage never reaches beamcoder (a failed open can crash it, and it prints DEBUG lines
+      // onto stdout): the bytes wait in the byte stream until the monitor has found MPEG-TS.
+      await untilMpegTs(spec, transport, stream, options.signal).catch(async (err: unknown) => {
+        await close()
+        throw err
+      })
       const ds = b.demuxerStream({ highwaterMark: 1 << 20 })
       feed = { stream, ds }
       stream.pipe(ds as unknown as NodeJS.WritableStream)
@@ -206,6 +212,7 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
     }
   } catch (err) {
     await closeSource()
+    if (err instanceof InputError) throw err
     throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${(err as Error).message}`, { cause: err })
   }
   const videoIndex = demuxer.streams.findIndex((s) => s.codecpar.codec_type === 'video')
@@ -242,6 +249,45 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
   }
 }
 
+/** Bytes a live or piped input may send before it has to look like MPEG-TS. */
+const TS_SNIFF_BYTES = 64 * 1024
+
+/**
+ * Resolves once the transport monitor has read MPEG-TS packets from the byte stream (sync bytes
+ * 188 apart), or the stream ended or was stopped first (the demuxer then sees what there is);
+ * rejects when the first 64 KB held none. Polls: the monitor is fed by the source's own handlers.
+ */
+async function untilMpegTs(spec: string, monitor: TransportMonitor, stream: PassThrough, signal: AbortSignal | undefined): Promise<void> {
+  // The stream is not read yet, so its readable side never ends: 'finish' says its writer is done.
+  let ended = stream.writableFinished || stream.destroyed
+  let failed: Error | undefined
+  const onEnd = () => (ended = true)
+  const onError = (err: Error) => (failed = err)
+  stream.once('finish', onEnd)
+  stream.once('close', onEnd)
+  stream.once('error', onError)
+  try {
+    for (;;) {
+      if (failed) throw failed instanceof InputError ? failed : new InputError(`cannot read input ${JSON.stringify(spec)}: ${failed.message}`, { cause: failed })
+      const st = monitor.stats
+      if ((st.packets ?? 0) > 0) return
+      if ((st.bytes ?? 0) >= TS_SNIFF_BYTES) {
+        throw new InputError(`input ${JSON.stringify(spec)} is not MPEG-TS: no packets (sync byte 0x47 every 188 bytes) in its first ${st.bytes} bytes`)
+      }
+      if (ended) {
+        if ((st.bytes ?? 0) > 0) throw new InputError(`input ${JSON.stringify(spec)} is not MPEG-TS: it ended after ${st.bytes} bytes without a packet (sync byte 0x47 every 188 bytes)`)
+        throw new InputError(`input ${JSON.stringify(spec)} ended before any byte arrived`)
+      }
+      if (signal?.aborted) return
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  } finally {
+    stream.off('finish', onEnd)
+    stream.off('close', onEnd)
+    stream.off('error', onError)
+  }
+}
+
 function rateOf(stream: Beamcoder.Stream): FrameRate | undefined {
   for (const r of [stream.avg_frame_rate, stream.r_frame_rate]) {
     const [num, den] = [r?.[0] ?? 0, r?.[1] ?? 0]
@@ -254,7 +300,7 @@ function rateOf(stream: Beamcoder.Stream): FrameRate | undefined {
  * A byte stream of MPEG-TS from UDP, SRT, stdin or a file, passed through the transport monitor.
  * UDP and SRT cannot be paused: past `maxBufferedBytes` waiting, bytes are dropped and counted.
  */
-function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: Readable; close: () => Promise<void> } {
+function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: PassThrough; close: () => Promise<void> } {
   const out = new PassThrough({ highWaterMark: 1 << 20 })
   if (kind === InputKind.SRT) return srtByteSource(spec, out, maxBufferedBytes, monitor, onEvent)
   if (kind === InputKind.UDP) {
@@ -303,7 +349,7 @@ const SRT_RETRY_MS = 500
  * an `srt://` URL threw on every read once its caller had gone (a busy loop, then a crash), and
  * a failed beamcoder open can crash the process.
  */
-function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: Readable; close: () => Promise<void> } {
+function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: PassThrough; close: () => Promise<void> } {
   let child: ChildProcess | undefined
   let stopped = false
   let ended = 0
