@@ -177,6 +177,27 @@ describe('audio', () => {
     expect(outputMd5s.filter((m) => !inputMd5s.has(m))).toEqual([])
   })
 
+  it('a gap in the input audio stays a gap in time when encoded to AAC (filled with silence), so audio and video stay together', async () => {
+    // 4 s of video, and audio with the second from 1 s to 2 s taken out (its timestamps keep the hole).
+    const gapTs = join(dir, 'gap.ts')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-t', '4', '-filter_complex', "[1:a]aselect='not(between(t,1,2))',asetpts=PTS[a]", '-map', '0:v', '-map', '[a]', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-f', 'mpegts', gapTs])
+    const ptsOf = (file: string, type: string) =>
+      (JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-show_entries', 'packet=pts_time,codec_type', '-of', 'json', file], { encoding: 'utf8' })).packets as { codec_type: string; pts_time: string }[])
+        .filter((p) => p.codec_type === type)
+        .map((p) => Number(p.pts_time))
+        .sort((x, y) => x - y)
+    const inAudio = ptsOf(gapTs, 'audio')
+    expect(inAudio.some((t, i) => i > 0 && t - inAudio[i - 1]! > 0.9)).toBe(true) // the test input has its hole
+    const output = join(dir, 'gap-out.ts')
+    await encode({ ...base, input: gapTs, output, audio: AudioMode.AAC })
+    const audio = ptsOf(output, 'audio')
+    const video = ptsOf(output, 'video')
+    // Audio runs to the end of the video (without the fill it ended a second early), with no hole.
+    expect(Math.abs(audio.at(-1)! - video.at(-1)!)).toBeLessThan(0.1)
+    expect(audio.every((t, i) => i === 0 || t - audio[i - 1]! < 0.05)).toBe(true)
+    expect(ffmpegDecodeErrors(output)).toBe('')
+  })
+
   it('audio "aac" encodes AAC input again; "copy" of PCM is a typed error', async () => {
     const summary = await encode({ ...base, input: aacMp4, output: join(dir, 'again.ts'), audio: AudioMode.AAC, maxFrames: 25 })
     expect(summary.audio).toBe('aac')

@@ -756,7 +756,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         filterType: 'audio',
         inputParams: [{ sampleRate: af.sample_rate, sampleFormat: af.format, channelLayout: layoutOf(af.channel_layout, af.channels), timeBase: audioIn!.time_base }],
         outputParams: [{ sampleRate: a.sampleRate, sampleFormat: 'fltp', channelLayout: a.layout }],
-        filterSpec: `aresample=${a.sampleRate},aformat=sample_fmts=fltp:sample_rates=${a.sampleRate}:channel_layouts=${a.layout},asetnsamples=n=${a.frameSize}:p=0`,
+        filterSpec: `aresample=${a.sampleRate}:async=1:min_hard_comp=0.02,aformat=sample_fmts=fltp:sample_rates=${a.sampleRate}:channel_layouts=${a.layout},asetnsamples=n=${a.frameSize}:p=0`,
       } as never)
       const out = (await a.filter.filter([af] as never)) as unknown as { frames: Beamcoder.Frame[] }[]
       for (const ff of out[0]?.frames ?? []) {
