@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InputAnalyzer, sampleLuma } from '../src/input-analysis.js'
+import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../src/input-analysis.js'
 
 const tick = 3600
 const flat = (level: number, n = 100) => new Uint8Array(n).fill(level)
@@ -11,6 +11,15 @@ describe('input analysis', () => {
     const data = Uint8Array.from([1, 2, 3, 4, 5, 6, 99, 99, 7, 8, 9, 10, 11, 12, 99, 99])
     expect([...sampleLuma({ data, linesize: 8, width: 6, height: 2 }, 2)]).toEqual([1, 3, 5])
     expect([...sampleLuma({ data, linesize: 8, width: 6, height: 2 }, 1)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+  })
+
+  it('samples about the same number of luma samples at every size from SD up, every 4th below', () => {
+    expect([[320, 180], [720, 576], [1280, 720], [1920, 1080], [3840, 2160]].map(([w, h]) => lumaSampleStep(w!, h!))).toEqual([4, 5, 8, 11, 23])
+    for (const [w, h] of [[1280, 720], [1920, 1080], [3840, 2160]]) {
+      const step = lumaSampleStep(w!, h!)
+      expect(Math.ceil(w! / step) * Math.ceil(h! / step)).toBeGreaterThan(12_000)
+      expect(Math.ceil(w! / step) * Math.ceil(h! / step)).toBeLessThan(20_000)
+    }
   })
 
   it('finds black and frozen frames', () => {

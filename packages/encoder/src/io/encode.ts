@@ -22,7 +22,7 @@ import {
 } from '@mqa/common'
 import { AudioAnalyzer } from '../audio-analysis.js'
 import { FrameClock, type SmpteStart, TimecodeMode } from '../frame-clock.js'
-import { InputAnalyzer, sampleLuma } from '../input-analysis.js'
+import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
@@ -430,7 +430,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       const planes = framePlanes(frame as never)
       const analysis = analyzer.analyze({
         ptsTicks,
-        luma: sampleLuma({ data: planes.data[0]!, linesize: planes.linesize[0]!, width: frame.width, height: frame.height }),
+        luma: sampleLuma({ data: planes.data[0]!, linesize: planes.linesize[0]!, width: frame.width, height: frame.height }, lumaSampleStep(frame.width, frame.height)),
         keyFrame: src.key_frame,
         transportErrors,
         decodeErrors: decodeErrorsSinceFrame,
