@@ -1,3 +1,4 @@
+export * from './io/errors.js'
 export * from './io/beamcoder.js'
 export * from './frame-clock.js'
 export * from './input-analysis.js'

@@ -2,6 +2,7 @@ import { constants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import type * as Beamcoder from 'beamcoder'
+import { ShellError } from './errors.js'
 
 /**
  * The one module that loads beamcoder (FFmpeg bindings, CommonJS). Everything else gets it from
@@ -39,14 +40,9 @@ export const MediaInputErrorCode = {
 } as const
 export type MediaInputErrorCode = (typeof MediaInputErrorCode)[keyof typeof MediaInputErrorCode]
 
-export class MediaInputError extends Error {
-  readonly code: MediaInputErrorCode
-  readonly fatal = true
-
+export class MediaInputError extends ShellError<MediaInputErrorCode> {
   constructor(code: MediaInputErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause })
-    this.name = 'MediaInputError'
-    this.code = code
+    super('MediaInputError', code, message, options)
   }
 }
 

@@ -30,6 +30,7 @@ import { openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
 import { framePlanes, type FramePlanes } from './metrics-task.js'
 import { OutputError, Outputs, assertWritableOutput } from './output.js'
+import { ShellError } from './errors.js'
 
 /** libx264's and libx265's preset names (both libraries use the same ten). */
 export const ENCODER_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo'] as const
@@ -50,13 +51,9 @@ export const EncodeErrorCode = {
 } as const
 export type EncodeErrorCode = (typeof EncodeErrorCode)[keyof typeof EncodeErrorCode]
 
-export class EncodeError extends Error {
-  readonly code: EncodeErrorCode
-  readonly fatal = true
+export class EncodeError extends ShellError<EncodeErrorCode> {
   constructor(code: EncodeErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options)
-    this.name = 'EncodeError'
-    this.code = code
+    super('EncodeError', code, message, options)
   }
 }
 

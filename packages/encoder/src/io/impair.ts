@@ -1,6 +1,7 @@
 import { createSocket } from 'node:dgram'
 import { type Logger, silentLogger } from '@mqa/common'
 import { Impairer, type ImpairSchedule } from '../impair-schedule.js'
+import { ShellError } from './errors.js'
 
 export interface ImpairOptions extends ImpairSchedule {
   readonly from: string
@@ -70,6 +71,8 @@ export function parseUdp(spec: string, name: string): { host: string; port: numb
   return { host: url.hostname || '127.0.0.1', port }
 }
 
-export class ImpairError extends Error {
-  readonly code = 'ERR_IMPAIR'
+export class ImpairError extends ShellError<'ERR_IMPAIR'> {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('ImpairError', 'ERR_IMPAIR', message, options)
+  }
 }

@@ -5,15 +5,14 @@ import { PassThrough, type Readable } from 'node:stream'
 import { type FrameRate, frameRate, parseFrameRate } from '@mqa/common'
 import { assertReadableInput, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { TransportMonitor } from './transport-monitor.js'
+import { ShellError } from './errors.js'
 
 export const InputKind = { FILE: 'file', TS_FILE: 'ts-file', LAVFI: 'lavfi', UDP: 'udp', SRT: 'srt', STDIN: 'stdin' } as const
 export type InputKind = (typeof InputKind)[keyof typeof InputKind]
 
-export class InputError extends Error {
-  readonly code = 'ERR_INPUT'
+export class InputError extends ShellError<'ERR_INPUT'> {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options)
-    this.name = 'InputError'
+    super('InputError', 'ERR_INPUT', message, options)
   }
 }
 

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { KernelName, WasmKernels, compileWasmKernels, jsKernels, type CompiledWasmKernels, type PlaneKernels } from '../metrics/index.js'
+import { ShellError } from './errors.js'
 
 export const WasmLoadErrorCode = {
   MISSING: 'ERR_METRICS_WASM_MISSING',
@@ -15,12 +16,10 @@ export const WasmLoadErrorCode = {
 } as const
 export type WasmLoadErrorCode = (typeof WasmLoadErrorCode)[keyof typeof WasmLoadErrorCode]
 
-export class WasmLoadError extends Error {
-  readonly code: WasmLoadErrorCode
+/** Fatal where it is thrown (`loadWasmKernels`); `bestKernels` catches it and falls back to the JS kernels. */
+export class WasmLoadError extends ShellError<WasmLoadErrorCode> {
   constructor(code: WasmLoadErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'WasmLoadError'
-    this.code = code
+    super('WasmLoadError', code, message, options)
   }
 }
 

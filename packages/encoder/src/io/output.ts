@@ -2,15 +2,14 @@ import { constants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
+import { ShellError } from './errors.js'
 
 export const OutputKind = { FILE: 'file', UDP: 'udp', STDOUT: 'stdout' } as const
 export type OutputKind = (typeof OutputKind)[keyof typeof OutputKind]
 
-export class OutputError extends Error {
-  readonly code = 'ERR_OUTPUT'
+export class OutputError extends ShellError<'ERR_OUTPUT'> {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options)
-    this.name = 'OutputError'
+    super('OutputError', 'ERR_OUTPUT', message, options)
   }
 }
 

@@ -1,0 +1,16 @@
+/**
+ * The errors of the encoder's shell (`mqa encode`, `source`, `impair`, `inspect`): a `code` from
+ * the error tables in docs/errors.md and `fatal` (always: the run stops). Not `MqaError`, which
+ * is common's for parse errors a stage may count and live through; the CLI prints either kind as
+ * one line.
+ */
+export class ShellError<C extends string = string> extends Error {
+  readonly code: C
+  readonly fatal = true
+
+  constructor(name: string, code: C, message: string, options: { cause?: unknown } = {}) {
+    super(message, options)
+    this.name = name
+    this.code = code
+  }
+}
