@@ -195,6 +195,22 @@ async function sendSrt(bytes: Uint8Array, port: number, kbps: number): Promise<v
   expect(await exited).toBe(0)
 }
 
+describe('a stop before a live input sent anything', () => {
+  it.each(['udp', 'srt'])('%s: a stop, not an error: an empty summary, the socket and relay gone', async (kind) => {
+    const port = nextPort++
+    const input = kind === 'udp' ? `udp://127.0.0.1:${port}` : `srt://127.0.0.1:${port}?mode=listener`
+    const stop = new AbortController()
+    const encoding = encode({ input, output: join(workDir('stop-early'), 'out.ts'), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, signal: stop.signal })
+    await untilUdpBound(port)
+    stop.abort()
+    await expect(encoding).resolves.toMatchObject({ frames: 0, measured: 0 })
+    // Nothing listens on the port any more (the SRT relay was stopped with it).
+    const deadline = performance.now() + 5000
+    while (readFileSync('/proc/net/udp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `) && performance.now() < deadline) await sleep(50)
+    expect(readFileSync('/proc/net/udp', 'utf8')).not.toContain(`:${port.toString(16).toUpperCase().padStart(4, '0')} `)
+  }, 20_000)
+})
+
 describe('SRT input, reconnecting', () => {
   it('keeps running when the caller goes away, resumes on the next connection, and counts the packets lost in it as transport errors', async () => {
     const dir = workDir('srt-reconnect')

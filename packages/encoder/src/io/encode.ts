@@ -26,7 +26,7 @@ import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
-import { openInput, type OpenedInput } from './input.js'
+import { InputError, openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
 import { framePlanes, type FramePlanes } from './metrics-task.js'
 import { OutputError, Outputs, assertWritableOutput } from './output.js'
@@ -186,16 +186,24 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
   for (const spec of typeof options.output === 'string' ? [options.output] : options.output) await assertWritableOutput(spec)
   const sourceLog = new ErrorWindow(10_000)
-  const input = await openInput(options.input, {
-    fps: options.fps,
-    signal: options.signal,
-    onSourceEvent: (e) => {
-      const r = sourceLog.record('ERR_SRT_CONNECTION')
-      if (r) log.warn('SRT connection ended or could not be made: waiting for the next', { reason: e.reason, total: r.total })
-    },
-    onRateOverride: (stated, given) =>
-      log.warn('--fps differs from the rate the input states: frames are timed at --fps, not converted', { stated: `${stated.num}/${stated.den}`, fps: `${given.num}/${given.den}` }),
-  })
+  let input: OpenedInput
+  try {
+    input = await openInput(options.input, {
+      fps: options.fps,
+      signal: options.signal,
+      onSourceEvent: (e) => {
+        const r = sourceLog.record('ERR_SRT_CONNECTION')
+        if (r) log.warn('SRT connection ended or could not be made: waiting for the next', { reason: e.reason, total: r.total })
+      },
+      onRateOverride: (stated, given) =>
+        log.warn('--fps differs from the rate the input states: frames are timed at --fps, not converted', { stated: `${stated.num}/${stated.den}`, fps: `${given.num}/${given.den}` }),
+    })
+  } catch (err) {
+    // Stopped while waiting for a live input's first bytes: a stop, not a failure.
+    if (err instanceof InputError && err.stopped) return stoppedBeforeInput(performance.now() - started)
+    throw err
+  }
+
   const rate = input.rate
   const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
   const smpteStart = smpteStartOf(input)
@@ -857,6 +865,11 @@ export function frameSmpteTimecode(frame: Beamcoder.Frame, rate: FrameRate): Tim
   if (!(buf instanceof Uint8Array) || buf.length < 8) return undefined
   const view = new DataView(buf.buffer, buf.byteOffset, buf.length)
   return view.getUint32(0, true) >= 1 ? timecodeFromS12m(view.getUint32(4, true), rate) : undefined
+}
+
+/** The summary of an encode stopped before its input sent anything. */
+function stoppedBeforeInput(wallMs: number): EncodeSummary {
+  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
 }
 
 interface AacState {

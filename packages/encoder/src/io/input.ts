@@ -11,8 +11,11 @@ export const InputKind = { FILE: 'file', TS_FILE: 'ts-file', LAVFI: 'lavfi', UDP
 export type InputKind = (typeof InputKind)[keyof typeof InputKind]
 
 export class InputError extends ShellError<'ERR_INPUT'> {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  /** The open was abandoned because a stop came before the input sent anything. */
+  readonly stopped: boolean
+  constructor(message: string, options: { cause?: unknown; stopped?: boolean } = {}) {
     super('InputError', 'ERR_INPUT', message, options)
+    this.stopped = options.stopped ?? false
   }
 }
 
@@ -270,6 +273,7 @@ async function untilMpegTs(spec: string, monitor: TransportMonitor, stream: Pass
       if (failed) throw failed instanceof InputError ? failed : new InputError(`cannot read input ${JSON.stringify(spec)}: ${failed.message}`, { cause: failed })
       const st = monitor.stats
       if ((st.packets ?? 0) > 0) return
+      if (signal?.aborted) throw new InputError(`stopped before input ${JSON.stringify(spec)} sent MPEG-TS`, { stopped: true })
       if ((st.bytes ?? 0) >= TS_SNIFF_BYTES) {
         throw new InputError(`input ${JSON.stringify(spec)} is not MPEG-TS: no packets (sync byte 0x47 every 188 bytes) in its first ${st.bytes} bytes`)
       }
@@ -277,7 +281,6 @@ async function untilMpegTs(spec: string, monitor: TransportMonitor, stream: Pass
         if ((st.bytes ?? 0) > 0) throw new InputError(`input ${JSON.stringify(spec)} is not MPEG-TS: it ended after ${st.bytes} bytes without a packet (sync byte 0x47 every 188 bytes)`)
         throw new InputError(`input ${JSON.stringify(spec)} ended before any byte arrived`)
       }
-      if (signal?.aborted) return
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
   } finally {
