@@ -208,6 +208,9 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
       const ds = b.demuxerStream({ highwaterMark: 1 << 20 })
       feed = { stream, ds }
       stream.pipe(ds as unknown as NodeJS.WritableStream)
+      // A byte source failing mid-run (a socket error) ends the demuxer's input, so the encode
+      // drains what it has and finishes, instead of an uncaught error or a demuxer waiting for ever.
+      stream.on('error', () => (ds as unknown as NodeJS.WritableStream).end())
       // A live stream never ends: bound the probe (FFmpeg's default reads 5 MB first: 13 s at
       // 3 Mb/s). 256 KB holds several PAT/PMT cycles and audio frames at contribution bitrates.
       demuxer = await ds.demuxer({ iformat: b.demuxers().mpegts, options: { probesize: '262144', analyzeduration: '1000000' } } as never)
@@ -375,17 +378,23 @@ function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number,
       monitor.push(chunk)
       out.write(chunk)
     })
+    let spawnError: Error | undefined
     relay.on('error', (err) => {
-      // No ffmpeg to relay with: nothing can ever arrive.
-      stopped = true
-      out.destroy(new InputError(`cannot read ${JSON.stringify(spec)}: SRT needs the ffmpeg program (libsrt): ${err.message}`, { cause: err }))
+      spawnError = err
+      // No ffmpeg to relay with before anything arrived: the input cannot be read at all. Later
+      // (a respawn failing mid-run) it is one more ended connection, retried more slowly.
+      if (monitor.stats.bytes === 0) {
+        stopped = true
+        out.destroy(new InputError(`cannot read ${JSON.stringify(spec)}: SRT needs the ffmpeg program (libsrt): ${err.message}`, { cause: err }))
+      }
     })
     relay.on('close', (code, signal) => {
       if (child === relay) child = undefined
       if (stopped) return
       ended++
-      onEvent?.({ kind: 'srt-ended', reason: lastLine || (signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with status ${code}`), count: ended })
-      retry = setTimeout(start, SRT_RETRY_MS)
+      const reason = spawnError ? `cannot start ffmpeg: ${spawnError.message}` : lastLine || (signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with status ${code}`)
+      onEvent?.({ kind: 'srt-ended', reason, count: ended })
+      retry = setTimeout(start, spawnError ? 10 * SRT_RETRY_MS : SRT_RETRY_MS)
     })
   }
   start()
