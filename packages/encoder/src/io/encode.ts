@@ -204,6 +204,16 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     throw err
   }
 
+  /** A setup step that throws closes the input first (a UDP socket, an SRT relay) before the error goes up. */
+  async function closingInputOnError<T>(step: () => T): Promise<T> {
+    try {
+      return step()
+    } catch (err) {
+      await input.close()
+      throw err
+    }
+  }
+
   const rate = input.rate
   const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
   const smpteStart = smpteStartOf(input)
@@ -217,7 +227,6 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const live = options.realtime || input.kind === 'udp' || input.kind === 'srt' || input.kind === 'stdin'
   const measuring = options.measure ?? true
   const outputs = typeof options.output === 'string' ? [options.output] : options.output
-  const pool = measuring ? new MetricsPool({ workers: Math.max(1, options.workers) }) : undefined
   const release = new ReleaseQueue<Beamcoder.Packet, FidelityScores | null>({ capacity: 256, maxWaitMs: live ? (options.maxScoreWaitMs ?? 3000) : 120_000 })
   const pending = new Map<number, PendingFrame>()
   const gop = new GopSummarizer()
@@ -251,7 +260,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let mqaSum = 0
   let lastRecord: MqaRecordInput | undefined
 
-  const decoder = b.decoder({ demuxer: input.demuxer, stream_index: input.videoIndex, thread_count: 0 } as never)
+  const decoder = await closingInputOnError(() => b.decoder({ demuxer: input.demuxer, stream_index: input.videoIndex, thread_count: 0 } as never))
   // A live demuxer may be waiting for bytes: stopping ends its input so the read returns, and what
   // was already received is still demuxed, decoded, encoded and written, for at most STOP_DRAIN_MS.
   let stoppedAt: number | undefined
@@ -272,6 +281,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let audioIn = audioMode === AudioMode.NONE || input.audioIndex === undefined ? undefined : input.demuxer.streams[input.audioIndex]!
   const audioCopyable = audioIn !== undefined && COPYABLE_AUDIO.includes(audioIn.codecpar.name)
   if (audioIn && audioMode === AudioMode.COPY && !audioCopyable) {
+    await input.close()
     throw new EncodeError(EncodeErrorCode.AUDIO_COPY, `the input audio is ${audioIn.codecpar.name}, which cannot be copied (only ${COPYABLE_AUDIO.join(', ')}): encode it to AAC instead`)
   }
   const audioCopy = audioCopyable && audioMode !== AudioMode.AAC
@@ -288,7 +298,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       }
     }
   }
-  const aac = audioIn && !audioCopy ? openAacEncoder(audioIn) : undefined
+  const aac = audioIn && !audioCopy ? await closingInputOnError(() => openAacEncoder(audioIn!)) : undefined
   const audioTimescale = audioIn ? audioIn.time_base[1]! / audioIn.time_base[0]! : 1
   /** Output 90 kHz ticks minus input video ticks (in 90 kHz): how input time maps onto the shared clock. */
   let offset90k: number | undefined
@@ -598,6 +608,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
   }
 
+  // Made here, right before the main loop, so a setup error above leaves no worker behind.
+  const pool = measuring ? new MetricsPool({ workers: Math.max(1, options.workers) }) : undefined
   try {
     let videoPackets = 0
     if (options.signal?.aborted) onAbort()
