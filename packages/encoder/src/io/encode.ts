@@ -532,7 +532,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
     if (run === 'geometry') {
       const r = errorLog.record('ERR_METRICS_GEOMETRY')
-      if (r) log.warn('frame larger than the first measured one: left unmeasured', { frameIndex: key, width: rf.width, height: rf.height, total: r.total })
+      if (r) log.warn('frame does not fit the metrics slab (larger than the first measured one, or the slab past 1 GiB): left unmeasured', { frameIndex: key, width: rf.width, height: rf.height, total: r.total })
       release.resolve(key, null)
       return
     }

@@ -25,7 +25,7 @@ export class MetricsPool {
 
   constructor(options: { workers: number; maxQueue?: number }) {
     this.#maxQueue = options.maxQueue ?? Math.max(8, options.workers * 4)
-    // Address space only, until the first frame grows it: 1 GiB is 8 slots of 4K picture pairs several times over.
+    // Address space only, until the first frame grows it: 1 GiB holds 8 slots of 4K picture pairs four times over.
     this.#buffer = new SharedArrayBuffer(0, { maxByteLength: MAX_SLAB_BYTES })
     const workerData: MetricsWorkerData = { slab: this.#buffer }
     this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: options.workers, idleTimeout: 60_000, workerData })
