@@ -26,7 +26,7 @@ import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
-import { InputError, openInput, type OpenedInput } from './input.js'
+import { InputError, checkInput, openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
 import { framePlanes, type FramePlanes } from './metrics-task.js'
 import { OutputError, Outputs, assertWritableOutput } from './output.js'
@@ -175,6 +175,9 @@ interface PendingFrame {
  * PSNR/SSIM in the pool → MQA SEI into that frame's access unit → mux. See docs/encoder.md.
  */
 export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
+  // The input's checks first: ffprobe runs in its own process while beamcoder loads here.
+  const checked = checkInput(options.input)
+  checked.catch(() => undefined) // awaited by openInput below; an error above it must not leave it unhandled
   const b = loadBeamcoder()
   b.logging('fatal') // decode errors are counted and logged by us, as JSON
   const log = options.logger ?? silentLogger
@@ -189,6 +192,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let input: OpenedInput
   try {
     input = await openInput(options.input, {
+      checked,
       fps: options.fps,
       signal: options.signal,
       onSourceEvent: (e) => {

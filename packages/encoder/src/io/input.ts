@@ -123,8 +123,8 @@ function ffprobeReason(stderr: string, target: string): string {
 }
 
 /** Reject, before beamcoder sees it, a file or graph that FFmpeg cannot open or that has no video. */
-async function assertProbes(spec: string, target: string, lavfi: boolean): Promise<void> {
-  const verdict = await probeWithFfprobe(target, { lavfi })
+async function assertProbes(spec: string, probing: Promise<ProbeVerdict>): Promise<void> {
+  const verdict = await probing
   if (verdict.ok === false) throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${verdict.reason}`)
   if (verdict.ok && !verdict.streamTypes.includes('video')) {
     throw new InputError(`input ${JSON.stringify(spec)} has no video stream (streams: ${verdict.streamTypes.join(', ') || 'none'})`)
@@ -151,6 +151,8 @@ export interface OpenInputOptions {
    * finishes on what was received instead of waiting for bytes forever.
    */
   readonly signal?: AbortSignal | undefined
+  /** `checkInput(spec)`, already started by the caller; when absent, openInput runs it. */
+  readonly checked?: Promise<void> | undefined
   /** Told when a live source's connection ends or cannot be made (SRT), and that it is retried. */
   readonly onSourceEvent?: ((event: SourceEvent) => void) | undefined
 }
@@ -164,25 +166,38 @@ export interface SourceEvent {
   readonly count: number
 }
 
+/**
+ * What is checked before beamcoder is given an input (`InputError` naming it): a file exists, is
+ * readable and is a container we take, and the system's ffprobe opens files and lavfi graphs and
+ * finds video in them. Start it early: ffprobe runs in its own process (about 0.2 s), so loading
+ * beamcoder meanwhile hides most of it; pass the promise to `openInput` as `checked`.
+ */
+export async function checkInput(spec: string): Promise<void> {
+  const kind = inputKind(spec)
+  // ffprobe is spawned before the first await, so that it runs while the caller goes on.
+  if (kind === InputKind.LAVFI) return assertProbes(spec, probeWithFfprobe(spec.slice('lavfi:'.length), { lavfi: true }))
+  if (kind !== InputKind.FILE && kind !== InputKind.TS_FILE) return
+  const known = kind === InputKind.TS_FILE || sniffContainer(spec) !== undefined
+  // A FIFO or device is live input: probing would eat its first bytes.
+  const probing = known && isRegularFile(spec) ? probeWithFfprobe(spec) : undefined
+  await assertReadableInput(spec).catch((err: unknown) => {
+    const cause = (err as Error).cause as NodeJS.ErrnoException | undefined
+    const why = cause?.code === 'ENOENT' ? 'no such file' : cause?.code === 'EACCES' ? 'it is not readable' : (cause?.message ?? (err as Error).message)
+    throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${why}`, { cause: err })
+  })
+  if (!known) throw new InputError(`cannot open input ${JSON.stringify(spec)}: it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream`)
+  if (probing) await assertProbes(spec, probing)
+}
+
 export async function openInput(spec: string, options: OpenInputOptions = {}): Promise<OpenedInput> {
+  // Before the try below: these errors are already ours and name the input.
+  await (options.checked ?? checkInput(spec))
   const b = loadBeamcoder()
   const kind = inputKind(spec)
   let demuxer: Beamcoder.Demuxer
   let transport: TransportMonitor | undefined
   let closeSource: () => Promise<void> = async () => {}
   let feed: unknown
-  // Before the try below: these errors are already ours and name the input.
-  if (kind === InputKind.LAVFI) await assertProbes(spec, spec.slice('lavfi:'.length), true)
-  if (kind === InputKind.FILE || kind === InputKind.TS_FILE) {
-    await assertReadableInput(spec).catch((err: unknown) => {
-      const cause = (err as Error).cause as NodeJS.ErrnoException | undefined
-      const why = cause?.code === 'ENOENT' ? 'no such file' : cause?.code === 'EACCES' ? 'it is not readable' : (cause?.message ?? (err as Error).message)
-      throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${why}`, { cause: err })
-    })
-    if (kind === InputKind.FILE && !sniffContainer(spec)) throw new InputError(`cannot open input ${JSON.stringify(spec)}: it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream`)
-    // A FIFO or device is live input: probing would eat its first bytes.
-    if (isRegularFile(spec)) await assertProbes(spec, spec, false)
-  }
   try {
     if (kind === InputKind.LAVFI) {
       demuxer = await b.demuxer({ url: spec.slice('lavfi:'.length), iformat: b.demuxers().lavfi } as never)
