@@ -47,8 +47,8 @@ export interface SmpteStart {
  * count carries on from it instead of jumping. F never goes back at midnight: a timecode that wraps
  * to 00:00:00:00 counts on past the day (F mod frames-per-day is the time of day again). A PTS
  * that jumps back by more than a second (the source restarted with new timestamps) re-anchors the
- * count on the last frame, so the frames are not dropped as going backwards; mode `wallclock` anchors the offset once, on
- * the first frame, to the time of day.
+ * count on the last frame, so the frames are not dropped as going backwards. Mode `wallclock`
+ * anchors the offset once, on the first frame, to the time of day.
  */
 export class FrameClock {
   readonly #mode: TimecodeMode
