@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { MetricsPool } from '../src/io/metrics-pool.js'
+import { MetricsPool, slabSlots } from '../src/io/metrics-pool.js'
 import { PictureSlab, pictureBytes, type FramePlanes } from '../src/io/metrics-task.js'
 import { computePsnrSsim, type Picture } from '../src/metrics/index.js'
 import { makePicture, noise } from './pictures.js'
@@ -47,6 +47,16 @@ describe('picture slab', () => {
     const short = { ...small, data: [small.data[0]!.subarray(0, 100), small.data[1]!, small.data[2]!] }
     expect(slab.copyIn(0, 0, short)).toBeUndefined()
     expect(slab.copyIn(0, 0, small)).toBeDefined()
+  })
+})
+
+describe('slab slots', () => {
+  it('gives the tasks wanted when they fit, fewer when pictures are huge, none when one pair does not fit', () => {
+    const GiB = 1 << 30
+    expect(slabSlots(8, 1_382_400 * 1.25, GiB)).toBe(8) // 720p
+    expect(slabSlots(256, 3_110_400 * 1.25, GiB)).toBe(138) // 1080p, --workers 64
+    expect(slabSlots(8, 49_766_400 * 1.25, GiB)).toBe(8) // 8K
+    expect(slabSlots(8, 600_000_000, GiB)).toBe(0)
   })
 })
 

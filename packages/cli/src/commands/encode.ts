@@ -15,7 +15,7 @@ export const encodeFlags = {
   gopSeconds: { names: ['--gop-seconds'], type: 'number', default: 2, min: 0.04, description: 'GOP length; IDRs on this grid' },
   segmentSeconds: { names: ['--segment-seconds'], type: 'number', default: 2, min: 0.04, description: 'segment length, a whole number of GOPs' },
   timecode: { names: ['--timecode'], type: 'string', choices: ['input', 'pts', 'wallclock'], default: 'input', description: 'where frame indices come from: input (our SEI tc, else the frames\' SMPTE timecode, else a SMPTE start tag, else PTS), pts, wallclock' },
-  workers: { names: ['--workers'], type: 'number', default: 2, min: 1, max: 64, description: 'metrics worker threads' },
+  workers: { names: ['--workers'], type: 'number', default: 2, min: 1, max: 64, description: 'metrics worker threads, at most (one starts; more while frames wait for it)' },
   report: { names: ['--report'], type: 'string', description: 'write per-frame records to this JSON file' },
   realtime: { names: ['--realtime'], type: 'boolean', description: 'pace file and lavfi inputs at their frame rate' },
   frames: { names: ['--frames'], type: 'number', min: 1, description: 'stop after this many frames' },

@@ -16,7 +16,7 @@ export type NotRun = 'full' | 'geometry'
  * ready.
  */
 export class MetricsPool {
-  readonly #maxQueue: number
+  #maxQueue: number
   readonly #pool: Piscina
   readonly #buffer: SharedArrayBuffer
   #slab: PictureSlab | undefined
@@ -53,8 +53,11 @@ export class MetricsPool {
     if (!this.#slab) {
       // Headroom for a later frame with wider padding than the first.
       const bytes = Math.max(pictureBytes(source), pictureBytes(recon)) * 1.25
-      if (this.#maxQueue * 2 * bytes > MAX_SLAB_BYTES) return 'geometry'
-      this.#slab = new PictureSlab(this.#maxQueue, bytes, this.#buffer)
+      const slots = slabSlots(this.#maxQueue, bytes, MAX_SLAB_BYTES)
+      if (slots < 1) return 'geometry'
+      // Fewer slots than tasks allowed (huge pictures, many workers): the bound follows the slots.
+      this.#maxQueue = slots
+      this.#slab = new PictureSlab(slots, bytes, this.#buffer)
     }
     const slab = this.#slab
     const slot = slab.acquire()
@@ -80,6 +83,12 @@ export class MetricsPool {
 }
 
 const MAX_SLAB_BYTES = 1 << 30
+
+/** Slots of picture pairs of `pictureBytes` each that fit `maxBytes`, at most `wanted`. */
+export function slabSlots(wanted: number, pictureBytes: number, maxBytes: number): number {
+  const pair = 2 * (Math.ceil(pictureBytes / 64) * 64)
+  return Math.min(wanted, Math.floor(maxBytes / pair))
+}
 
 /** The compiled worker: next to this module in dist, or in dist when running from src (tests). */
 function workerFile(): string {
