@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -99,6 +99,24 @@ describe('mqa command line', () => {
       expect(JSON.parse(r.stderr.trim().split('\n').at(-1)!)).toMatchObject({ msg: 'encode done', frames: 75, measured: 75 })
     })
   })
+
+  it('an encode killed with SIGKILL while its SRT listener waits leaves no relay holding the port', async () => {
+    const port = 43_000 + Math.floor(Math.random() * 4000)
+    const bound = () => readFileSync('/proc/net/udp', 'utf8').split('\n').some((l) => Number.parseInt(/^\s*\d+:\s+[0-9A-F]+:([0-9A-F]{4})\s/.exec(l)?.[1] ?? '', 16) === port)
+    const until = async (want: boolean, ms: number) => {
+      const deadline = Date.now() + ms
+      while (bound() !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      return bound()
+    }
+    const child = spawn('node', [main, 'encode', '-i', `srt://127.0.0.1:${port}?mode=listener`, '-o', join(workDir('cli-srt-kill'), 'out.ts')], { stdio: 'ignore' })
+    try {
+      expect(await until(true, 15_000)).toBe(true) // the relay listens
+      child.kill('SIGKILL')
+      expect(await until(false, 5000)).toBe(false) // and is gone with the encoder
+    } finally {
+      child.kill('SIGKILL')
+    }
+  }, 30_000)
 
   it('encodes stdin to stdout, with clean stdout (no banner) and the scores in the stream', () => {
     const r = mqa(['encode', '-i', '-', '-o', '-', '--bitrate', '300k', '--gop-seconds', '1'], readFileSync(fixture('h264-320x180.ts')))

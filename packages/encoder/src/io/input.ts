@@ -357,6 +357,20 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
   }
 }
 
+/**
+ * Runs the relay (`"$@"`) so that it dies with the encoder however the encoder ends: its stdin is
+ * a pipe from us, which reaches end-of-file when we exit, even by SIGKILL, and then the relay is
+ * killed. Without it a relay left listening for a caller kept the SRT port from a restarted
+ * encoder. (A background job's stdin is /dev/null unless redirected: hence fd 3.) Exits with the
+ * relay's status; 127 when the relay cannot be started.
+ */
+const RELAY_WATCHDOG = `exec 3<&0
+"$@" </dev/null & relay=$!
+(cat <&3 >/dev/null; kill $relay 2>/dev/null) >/dev/null 2>&1 & watch=$!
+wait $relay; status=$?
+kill $watch 2>/dev/null
+exit $status`
+
 /** Wait before making an SRT connection again after one ended or failed. */
 const SRT_RETRY_MS = 500
 
@@ -377,7 +391,10 @@ function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number,
   const start = () => {
     retry = undefined
     if (stopped) return
-    const relay = spawn(process.env.FFMPEG_BIN ?? 'ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-f', 'data', '-i', spec, '-map', '0:0', '-c', 'copy', '-flush_packets', '1', '-f', 'data', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const ffmpeg = process.env.FFMPEG_BIN ?? 'ffmpeg'
+    const relay = spawn('/bin/sh', ['-c', RELAY_WATCHDOG, 'mqa-srt-relay', ffmpeg, '-hide_banner', '-nostdin', '-v', 'error', '-f', 'data', '-i', spec, '-map', '0:0', '-c', 'copy', '-flush_packets', '1', '-f', 'data', 'pipe:1'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    relay.stdin!.on('error', () => undefined) // the watchdog may be gone first
+    relay.on('exit', () => relay.stdin!.end())
     child = relay
     let lastLine = ''
     relay.stderr!.setEncoding('utf8')
@@ -393,23 +410,27 @@ function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number,
       monitor.push(chunk)
       out.write(chunk)
     })
-    let spawnError: Error | undefined
-    relay.on('error', (err) => {
-      spawnError = err
-      // No ffmpeg to relay with before anything arrived: the input cannot be read at all. Later
-      // (a respawn failing mid-run) it is one more ended connection, retried more slowly.
+    let spawnError: string | undefined
+    const cannotStart = (why: string, cause?: unknown) => {
+      spawnError = why
+      // No relay before anything arrived: the input cannot be read at all. Later (a respawn
+      // failing mid-run) it is one more ended connection, retried more slowly.
       if (monitor.stats.bytes === 0) {
         stopped = true
-        out.destroy(new InputError(`cannot read ${JSON.stringify(spec)}: SRT needs the ffmpeg program (libsrt): ${err.message}`, { cause: err }))
+        out.destroy(new InputError(`cannot read ${JSON.stringify(spec)}: SRT needs the ffmpeg program (libsrt): ${why}`, { cause }))
       }
-    })
+    }
+    relay.on('error', (err) => cannotStart(err.message, err))
     relay.on('close', (code, signal) => {
       if (child === relay) child = undefined
+      // 127 and 126: the shell could not find or run ffmpeg.
+      if (!spawnError && (code === 127 || code === 126)) cannotStart(lastLine || `${ffmpeg}: not found`)
       if (stopped) return
       ended++
-      const reason = spawnError ? `cannot start ffmpeg: ${spawnError.message}` : lastLine || (signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with status ${code}`)
+      const reason = spawnError ? `cannot start ffmpeg: ${spawnError}` : lastLine || (signal ? `ffmpeg ended by ${signal}` : `ffmpeg exited with status ${code}`)
       onEvent?.({ kind: 'srt-ended', reason, count: ended })
       retry = setTimeout(start, spawnError ? 10 * SRT_RETRY_MS : SRT_RETRY_MS)
+      spawnError = undefined
     })
   }
   start()
@@ -420,8 +441,9 @@ function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number,
       if (retry) clearTimeout(retry)
       const c = child
       if (c && c.exitCode === null && c.signalCode === null) {
+        // End of its stdin is the watchdog's cue: it kills ffmpeg, and the shell exits with it.
         const gone = new Promise<void>((resolve) => c.once('close', () => resolve()))
-        c.kill('SIGTERM')
+        c.stdin?.end()
         await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000).unref())])
         if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
       }
