@@ -418,8 +418,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     muxStarted = true
   }
 
-  /** 90 kHz ticks of frame index F. */
+  /** An info line once, when the input's frames turn out to carry their own SMPTE timecode. */
   let smpteSeen = false
+  /** 90 kHz ticks of frame index F. */
   const ticks90k = (frameIndex: number) => Math.round((frameIndex * 90000 * rate.den) / rate.num)
 
   async function handleSourceFrame(src: Beamcoder.Frame): Promise<void> {
