@@ -322,18 +322,20 @@ function rateOf(stream: Beamcoder.Stream): FrameRate | undefined {
  */
 function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: PassThrough; close: () => Promise<void> } {
   const out = new PassThrough({ highWaterMark: 1 << 20 })
-  if (kind === InputKind.SRT) return srtByteSource(spec, out, maxBufferedBytes, monitor, onEvent)
+  // A source that cannot be paused: bytes past the bound are dropped and counted, not queued.
+  const deliver = (chunk: Buffer) => {
+    if (out.writableLength > maxBufferedBytes) {
+      monitor.countOverflow(chunk.length)
+      return
+    }
+    monitor.push(chunk)
+    out.write(chunk)
+  }
+  if (kind === InputKind.SRT) return srtByteSource(spec, out, deliver, monitor, onEvent)
   if (kind === InputKind.UDP) {
     const url = new URL(spec)
     const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true })
-    socket.on('message', (msg) => {
-      if (out.writableLength > maxBufferedBytes) {
-        monitor.countOverflow(msg.length)
-        return
-      }
-      monitor.push(msg)
-      out.write(msg)
-    })
+    socket.on('message', deliver)
     socket.on('error', (err) => out.destroy(err))
     socket.bind(Number(url.port), url.hostname || '0.0.0.0')
     return {
@@ -383,7 +385,7 @@ const SRT_RETRY_MS = 500
  * an `srt://` URL threw on every read once its caller had gone (a busy loop, then a crash), and
  * a failed beamcoder open can crash the process.
  */
-function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: PassThrough; close: () => Promise<void> } {
+function srtByteSource(spec: string, out: PassThrough, deliver: (chunk: Buffer) => void, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: PassThrough; close: () => Promise<void> } {
   let child: ChildProcess | undefined
   let stopped = false
   let ended = 0
@@ -402,14 +404,7 @@ function srtByteSource(spec: string, out: PassThrough, maxBufferedBytes: number,
       const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
       if (lines.length > 0) lastLine = lines.at(-1)!.slice(0, 300)
     })
-    relay.stdout!.on('data', (chunk: Buffer) => {
-      if (out.writableLength > maxBufferedBytes) {
-        monitor.countOverflow(chunk.length)
-        return
-      }
-      monitor.push(chunk)
-      out.write(chunk)
-    })
+    relay.stdout!.on('data', deliver)
     let spawnError: string | undefined
     const cannotStart = (why: string, cause?: unknown) => {
       spawnError = why
