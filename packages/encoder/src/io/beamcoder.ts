@@ -40,11 +40,7 @@ export const MediaInputErrorCode = {
 } as const
 export type MediaInputErrorCode = (typeof MediaInputErrorCode)[keyof typeof MediaInputErrorCode]
 
-export class MediaInputError extends ShellError<MediaInputErrorCode> {
-  constructor(code: MediaInputErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super('MediaInputError', code, message, options)
-  }
-}
+export class MediaInputError extends ShellError<MediaInputErrorCode> {}
 
 export interface ProbeAndDecodeOptions {
   /** Stop after this many decoded video frames (default: all of them). */

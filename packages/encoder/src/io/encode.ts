@@ -51,11 +51,7 @@ export const EncodeErrorCode = {
 } as const
 export type EncodeErrorCode = (typeof EncodeErrorCode)[keyof typeof EncodeErrorCode]
 
-export class EncodeError extends ShellError<EncodeErrorCode> {
-  constructor(code: EncodeErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super('EncodeError', code, message, options)
-  }
-}
+export class EncodeError extends ShellError<EncodeErrorCode> {}
 
 export interface EncodeOptions {
   readonly input: string

@@ -8,9 +8,10 @@ export class ShellError<C extends string = string> extends Error {
   readonly code: C
   readonly fatal = true
 
-  constructor(name: string, code: C, message: string, options: { cause?: unknown } = {}) {
+  /** `name` is the subclass's: `EncodeError`, `InputError`, ... */
+  constructor(code: C, message: string, options: { cause?: unknown } = {}) {
     super(message, options)
-    this.name = name
+    this.name = new.target.name
     this.code = code
   }
 }

@@ -73,6 +73,6 @@ export function parseUdp(spec: string, name: string): { host: string; port: numb
 
 export class ImpairError extends ShellError<'ERR_IMPAIR'> {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('ImpairError', 'ERR_IMPAIR', message, options)
+    super('ERR_IMPAIR', message, options)
   }
 }

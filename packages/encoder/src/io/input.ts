@@ -14,7 +14,7 @@ export class InputError extends ShellError<'ERR_INPUT'> {
   /** The open was abandoned because a stop came before the input sent anything. */
   readonly stopped: boolean
   constructor(message: string, options: { cause?: unknown; stopped?: boolean } = {}) {
-    super('InputError', 'ERR_INPUT', message, options)
+    super('ERR_INPUT', message, options)
     this.stopped = options.stopped ?? false
   }
 }

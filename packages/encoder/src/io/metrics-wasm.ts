@@ -17,11 +17,7 @@ export const WasmLoadErrorCode = {
 export type WasmLoadErrorCode = (typeof WasmLoadErrorCode)[keyof typeof WasmLoadErrorCode]
 
 /** Fatal where it is thrown (`loadWasmKernels`); `bestKernels` catches it and falls back to the JS kernels. */
-export class WasmLoadError extends ShellError<WasmLoadErrorCode> {
-  constructor(code: WasmLoadErrorCode, message: string, options?: { cause?: unknown }) {
-    super('WasmLoadError', code, message, options)
-  }
-}
+export class WasmLoadError extends ShellError<WasmLoadErrorCode> {}
 
 let compiled: CompiledWasmKernels | WasmLoadError | undefined
 let best: { kernels: PlaneKernels; fallbackReason?: string } | undefined

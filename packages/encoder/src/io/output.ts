@@ -9,7 +9,7 @@ export type OutputKind = (typeof OutputKind)[keyof typeof OutputKind]
 
 export class OutputError extends ShellError<'ERR_OUTPUT'> {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('OutputError', 'ERR_OUTPUT', message, options)
+    super('ERR_OUTPUT', message, options)
   }
 }
 
