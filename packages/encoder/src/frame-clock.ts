@@ -1,4 +1,4 @@
-import { type FrameRate, frameIndexFromPts, framesPerDay, parseTimecode, type Timecode, timecodeToFrameIndex } from '@mqa/common'
+import { type FrameRate, frameIndexFromPts, framesPerDay, nominalFps, parseTimecode, type Timecode, timecodeToFrameIndex } from '@mqa/common'
 
 /** Where a frame's index on the shared clock comes from (`--timecode`). */
 export const TimecodeMode = { INPUT: 'input', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
@@ -98,7 +98,7 @@ export class FrameClock {
         this.#smpteAnchored = true
       }
       frameIndex = ptsIndex + (this.#offset ?? 0)
-      if (this.#lastIndex !== undefined && frameIndex < this.#lastIndex - nominalSecond(this.#rate)) {
+      if (this.#lastIndex !== undefined && frameIndex < this.#lastIndex - nominalFps(this.#rate)) {
         this.#offset = this.#lastIndex + 1 - ptsIndex
         frameIndex = this.#lastIndex + 1
       }
@@ -120,9 +120,15 @@ export class FrameClock {
 
   /** Index of a timecode, with the days it has wrapped through added; undefined if invalid. */
   #unwrap(tc: string | Timecode): number | undefined {
-    const index = validTimecode(tc, this.#rate)
+    let t: Timecode
+    try {
+      t = typeof tc === 'string' ? parseTimecode(tc) : tc
+    } catch {
+      return undefined // a bad timecode falls back to the next clock source
+    }
+    const index = validTimecode(t, this.#rate)
     if (index === undefined) return undefined
-    const day = framesPerDay(this.#rate, typeof tc === 'string' ? parseTimecode(tc).dropFrame : tc.dropFrame)
+    const day = framesPerDay(this.#rate, t.dropFrame)
     let f = index + this.#days * day
     if (this.#lastIndex !== undefined && f < this.#lastIndex - day / 2) {
       this.#days += Math.round((this.#lastIndex - f) / day)
@@ -136,8 +142,6 @@ export class FrameClock {
     return Math.round((msOfDay * this.#rate.num) / (1000 * this.#rate.den))
   }
 }
-
-const nominalSecond = (rate: FrameRate) => Math.ceil(rate.num / rate.den)
 
 function validTimecode(tc: string | Timecode, rate: FrameRate): number | undefined {
   try {
