@@ -23,6 +23,7 @@ import { resolveFfmpeg } from '../lib/ffmpeg-bin.js'
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CLI = path.join(REPO_ROOT, 'packages/cli/dist/main.js')
 const ENCODER_DIST = path.join(REPO_ROOT, 'packages/encoder/dist/index.js')
+const FLOOR = path.join(REPO_ROOT, 'scripts/bench/beamcoder-floor.js')
 const CACHE_DIR = path.join(REPO_ROOT, '.bench')
 const OUT_DIR = path.join(CACHE_DIR, 'encoder-out')
 const GNU_TIME = '/usr/bin/time'
@@ -51,7 +52,7 @@ const FLAGS = /** @type {const} */ ({
   quick: { type: 'boolean', default: false, description: '3 s inputs, 1 repetition (CI smoke)' },
   check: { type: 'boolean', default: false, description: 'exit non-zero when a 720p target is missed' },
   reps: { type: 'string', default: '3', description: 'timed repetitions of each variant' },
-  breakdown: { type: 'boolean', default: false, description: "also time mqa's pipeline with measuring off (not a target)" },
+  breakdown: { type: 'boolean', default: false, description: "also time mqa's pipeline with measuring off, and beamcoder alone doing (b)'s FFmpeg work (not targets)" },
   'only-720p': { type: 'boolean', default: false, description: 'skip 1080p (the targets are checked at 720p)' },
   'js-kernels': { type: 'boolean', default: false, description: 'also time (b) on the plain-JS metric kernels (MQA_METRICS_KERNELS=js; not a target)' },
   regenerate: { type: 'boolean', default: false, description: 'rebuild the cached inputs in .bench/' },
@@ -288,7 +289,7 @@ async function runMeasured(cmd, args, gnuTime, opts = {}) {
 /**
  * @typedef {object} SizeResult
  * @property {Source} source
- * @property {Record<string, Run[]>} runs  by variant: encode (a), metrics (pass over a's output), mqa (b), unmeasured, jsKernels
+ * @property {Record<string, Run[]>} runs  by variant: encode (a), metrics (pass over a's output), mqa (b), unmeasured, floor, jsKernels
  * @property {Run[]} twoPass  (c): encode + metrics of the same round
  * @property {{ frames: number, measured: number, unmeasured: number, wallMs: number }[]} mqaSummaries
  * @property {Verification} verification
@@ -317,7 +318,7 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
   const settings = verifySettings(ffmpeg, source)
 
   /** @type {Record<string, Run[]>} */
-  const runs = { encode: [], metrics: [], mqa: [], unmeasured: [], jsKernels: [] }
+  const runs = { encode: [], metrics: [], mqa: [], unmeasured: [], floor: [], jsKernels: [] }
   /** @type {SizeResult['mqaSummaries']} */
   const mqaSummaries = []
   /** @type {{ name: string, run: () => Promise<void> }[]} */
@@ -345,6 +346,16 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
       name: 'unmeasured',
       run: async () => {
         runs.unmeasured?.push(await runMeasured(process.execPath, mqaUnmeasuredArgs(source.file, outB0), gnuTime))
+      },
+    })
+    sides.push({
+      name: 'beamcoder floor',
+      run: async () => {
+        const r = await runMeasured(process.execPath, [FLOOR, source.file, String(GOP_FRAMES), String(ENCODE.bframes), ENCODE.preset, String(parseInt(ENCODE.bitrate, 10) * 1e6)], gnuTime)
+        const line = r.stderr.split('\n').find((l) => l.includes('"msg":"floor done"'))
+        const done = line ? JSON.parse(line) : undefined
+        if (done?.frames !== source.frames || done?.decodedAgain !== source.frames) throw new Error(`beamcoder floor: ${line ?? r.stderr.trim()}; want ${source.frames} frames encoded and decoded again`)
+        runs.floor?.push(r)
       },
     })
   }
@@ -529,12 +540,20 @@ function printSize(r) {
   console.log(line('(c) two-pass: (a) + that pass, same round', c))
   console.log(line('(b) mqa encode, every frame measured', b))
   if (r.runs.unmeasured?.length) console.log(line('    mqa pipeline, measuring off (--breakdown)', summarize(r.runs.unmeasured)))
+  const floor = r.runs.floor?.length ? summarize(r.runs.floor) : undefined
+  if (floor) console.log(line("    beamcoder only, same FFmpeg work (--breakdown)", floor))
   if (r.runs.jsKernels?.length) console.log(line('    (b) on the plain-JS kernels (--js-kernels)', summarize(r.runs.jsKernels)))
   const inside = median(r.mqaSummaries.map((x) => x.wallMs)) / 1000
   console.log(`(b) itself reports ${inside.toFixed(2)} s from opening the input to the trailer; the other ${(b.wallS - inside).toFixed(2)} s are node start-up, module and beamcoder loading, exit`)
   console.log(`ratios (medians): (b)/(a) ${vsEncode.toFixed(2)}×   (b)/(c) ${vsTwoPass.toFixed(2)}×   (b) real-time factor ${realtime.toFixed(2)}×   (b) peak ${b.peakMb.toFixed(0)} MB`)
   // With every core busy, wall time cannot drop below CPU time over cores: the CPU ratio is the floor of the wall ratio.
   if (Number.isFinite(a.cpuS)) console.log(`CPU time (medians): (b)/(a) ${(b.cpuS / a.cpuS).toFixed(2)}×, (b)/(c) ${(b.cpuS / c.cpuS).toFixed(2)}× (CPU s = user + system of the process and its threads; cores = CPU s / wall s)`)
+  if (floor && Number.isFinite(a.cpuS)) {
+    console.log(
+      `above (a): (b) ${(b.cpuS - a.cpuS).toFixed(1)} CPU s = beamcoder alone ${(floor.cpuS - a.cpuS).toFixed(1)} (the second decode and beamcoder's per-frame objects) + mqa's own ${(b.cpuS - floor.cpuS).toFixed(1)} ` +
+        `(pairing, metrics pool, SEI, muxing, analysis, start-up); beamcoder alone/(a): ${(floor.wallS / a.wallS).toFixed(2)}× wall, ${(floor.cpuS / a.cpuS).toFixed(2)}× CPU`,
+    )
+  }
   console.log(
     `outputs: (a) ${v.frames.a} frames, ${v.keyFrames.a} IDRs, ${v.mbps.a.toFixed(2)} Mb/s, FFmpeg PSNR ${v.ffmpegScores.a.psnr.toFixed(2)} dB SSIM ${v.ffmpegScores.a.ssim.toFixed(4)}; ` +
       `(b) ${v.frames.b} frames, ${v.keyFrames.b} IDRs, ${v.mbps.b.toFixed(2)} Mb/s, FFmpeg PSNR ${v.ffmpegScores.b.psnr.toFixed(2)} dB SSIM ${v.ffmpegScores.b.ssim.toFixed(4)}`,

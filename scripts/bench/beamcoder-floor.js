@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * The floor beamcoder sets under `mqa encode`: the same work in FFmpeg's libraries (demux, decode,
+ * libx264 with the settings mqa gives it, decode of its own output) through beamcoder 0.7.1, and
+ * nothing else: no pairing, no metrics, no SEI, no muxing, no analysis. scripts/bench/encoder.js
+ * --breakdown times it beside (a) and (b), so what (b) costs above the ffmpeg CLI splits into
+ * what beamcoder's per-frame objects cost and what mqa's own pipeline costs.
+ *
+ *   node scripts/bench/beamcoder-floor.js <input> <gop-frames> <bframes> <preset> <bitrate b/s>
+ *
+ * Prints one JSON line on stderr: frames in, packets out, frames decoded again.
+ */
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const [input, gopArg, bframesArg, preset, bitrateArg] = process.argv.slice(2)
+if (!input || !gopArg || !bframesArg || !preset || !bitrateArg) {
+  console.error('usage: node scripts/bench/beamcoder-floor.js <input> <gop-frames> <bframes> <preset> <bitrate b/s>')
+  process.exit(2)
+}
+const gop = Number(gopArg)
+const bframes = Number(bframesArg)
+
+// beamcoder prints a banner with console.log when it loads; stdout stays quiet.
+const require = createRequire(path.join(REPO_ROOT, 'packages/encoder/package.json'))
+const log = console.log
+console.log = () => undefined
+/** @type {any} */
+const b = require('beamcoder')
+console.log = log
+b.logging('fatal') // as mqa does
+
+const demuxer = await b.demuxer(input)
+const videoIndex = demuxer.streams.findIndex((/** @type {any} */ s) => s.codecpar.codec_type === 'video')
+const video = demuxer.streams[videoIndex]
+const decoder = b.decoder({ demuxer, stream_index: videoIndex, thread_count: 0 })
+const [rateNum, rateDen] = video.avg_frame_rate
+/** @type {any} */
+let encoder
+/** @type {any} */
+let recon
+let frames = 0
+let packets = 0
+let decodedAgain = 0
+
+/** @param {any[]} out */
+async function decodeAgain(out) {
+  packets += out.length
+  for (const p of out) decodedAgain += (await recon.decode(p)).frames.length
+}
+
+/** @param {any} frame */
+async function encodeFrame(frame) {
+  // The encoder mqa opens (packages/encoder/src/io/encode.ts): IDRs forced on the grid, no scenecut.
+  encoder ??= b.encoder({
+    name: 'libx264', width: frame.width, height: frame.height, pix_fmt: 'yuv420p', time_base: [rateDen, rateNum], framerate: [rateNum, rateDen],
+    bit_rate: Number(bitrateArg), gop_size: gop * 100, max_b_frames: bframes,
+    priv_data: { preset, 'forced-idr': 1, 'x264-params': `scenecut=0:open-gop=0:keyint=${gop * 100}:bframes=${bframes}` },
+  })
+  recon ??= b.decoder({ name: 'h264', thread_count: 1 })
+  frame.pts = frames
+  frame.pict_type = frames % gop === 0 ? 'I' : null
+  frames++
+  await decodeAgain((await encoder.encode(frame)).packets)
+}
+
+for (;;) {
+  const packet = await demuxer.read()
+  if (!packet) break
+  if (packet.stream_index !== videoIndex) continue
+  for (const frame of (await decoder.decode(packet)).frames) await encodeFrame(frame)
+}
+for (const frame of (await decoder.flush()).frames) await encodeFrame(frame)
+await decodeAgain((await encoder.flush()).packets)
+decodedAgain += (await recon.flush()).frames.length
+process.stderr.write(`${JSON.stringify({ msg: 'floor done', frames, packets, decodedAgain })}\n`)
