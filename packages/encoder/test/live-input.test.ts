@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
-import { encode, startImpair, type ReportFrame } from '../src/index.js'
+import { AudioMode, EncodeErrorCode, encode, startImpair, type ReportFrame } from '../src/index.js'
 import { ffmpeg, ffmpegDecodeErrors, ffprobe, fixture, workDir } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -212,6 +212,28 @@ describe('a stop before a live input sent anything', () => {
     while (udpBound(port) && performance.now() < deadline) await sleep(50)
     expect(udpBound(port)).toBe(false)
   }, 20_000)
+})
+
+describe('a setup error after a live input opened', () => {
+  it('udp: audio that cannot be copied is one clear error, and the socket is closed with it', async () => {
+    const dir = workDir('udp-setup-error')
+    const ts = join(dir, 'opus.ts')
+    // H.264 with Opus audio: MPEG-TS carries it, but the encoder copies only AAC, MP2, MP3 and AC-3.
+    execFileSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'libopus', '-b:a', '64k', '-f', 'mpegts', '-y', ts])
+    const bytes = readFileSync(ts)
+    const port = nextPort++
+    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: join(dir, 'out.ts'), audio: AudioMode.COPY, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false })
+    let settled = false
+    const outcome = encoding.then(
+      () => { settled = true; return undefined },
+      (err: unknown) => { settled = true; return err },
+    )
+    await untilUdpBound(port)
+    // The demuxer decides what the streams are once it has probed enough bytes: send until it has.
+    for (let i = 0; i < 5 && !settled; i++) await sendTs(bytes, port, 4000)
+    expect(await outcome).toMatchObject({ code: EncodeErrorCode.AUDIO_COPY, message: expect.stringMatching(/^the input audio is opus, which cannot be copied/) })
+    expect(udpBound(port)).toBe(false)
+  }, 40_000)
 })
 
 describe('SRT input, reconnecting', () => {
