@@ -90,6 +90,17 @@ describe('metrics pool (real worker threads)', () => {
     expect(pool.inFlight).toBe(0)
   })
 
+  it('hands one worker four frames before it starts a second (a burst of a B-frame group stays on one)', async () => {
+    pool = new MetricsPool({ workers: 2 })
+    const p = asFrame(makePicture(64, 32, noise(3)))
+    const burst = [0, 1, 2, 3].map((key) => pool!.tryRun(key, p, p))
+    expect(pool.workers).toBe(1)
+    await Promise.all(burst)
+    const more = [4, 5, 6, 7, 8].map((key) => pool!.tryRun(key, p, p))
+    expect(pool.workers).toBe(2)
+    expect((await Promise.all(more)).map((r) => (r as { key: number }).key)).toEqual([4, 5, 6, 7, 8])
+  })
+
   it('is bounded: refuses a task while maxQueue are in flight, takes one again after, and refuses a larger picture', async () => {
     pool = new MetricsPool({ workers: 1, maxQueue: 2 })
     const p = asFrame(makePicture(64, 32, noise(9)))

@@ -11,9 +11,9 @@ export type NotRun = 'full' | 'geometry'
  * `maxQueue` tasks are already in flight, so the caller can mark that frame unmeasured (live) or
  * wait (`whenReady`, file input) — never an unbounded queue. The pool owns the memory it measures
  * in: a slab of `maxQueue` picture-pair slots shared with its workers. The workers start with the
- * pool (one at once, more up to `workers` while tasks wait), each given the slab as a growable
- * SharedArrayBuffer, which the first frame sizes: a live input's first frames then find a worker
- * ready.
+ * pool (one at once, another, up to `workers`, when each has TASKS_PER_WORKER frames), each given
+ * the slab as a growable SharedArrayBuffer, which the first frame sizes: a live input's first
+ * frames then find a worker ready.
  */
 export class MetricsPool {
   #maxQueue: number
@@ -24,15 +24,20 @@ export class MetricsPool {
   #waiters: (() => void)[] = []
 
   constructor(options: { workers: number; maxQueue?: number }) {
-    this.#maxQueue = options.maxQueue ?? Math.max(8, options.workers * 4)
+    this.#maxQueue = options.maxQueue ?? Math.max(8, options.workers * TASKS_PER_WORKER)
     // Address space only, until the first frame grows it: 1 GiB holds 8 slots of 4K picture pairs four times over.
     this.#buffer = new SharedArrayBuffer(0, { maxByteLength: MAX_SLAB_BYTES })
     const workerData: MetricsWorkerData = { slab: this.#buffer }
-    this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: options.workers, idleTimeout: 60_000, workerData })
+    this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: options.workers, concurrentTasksPerWorker: TASKS_PER_WORKER, idleTimeout: 60_000, workerData })
   }
 
   get inFlight(): number {
     return this.#inFlight
+  }
+
+  /** Worker threads started so far. */
+  get workers(): number {
+    return this.#pool.threads.length
   }
 
   get full(): boolean {
@@ -83,6 +88,15 @@ export class MetricsPool {
 }
 
 const MAX_SLAB_BYTES = 1 << 30
+
+/**
+ * Frames a worker is handed before piscina starts another (it measures them one after the other).
+ * The own-output decoder gives frames in bursts (a B-frame group at a time), and with one task per
+ * worker each burst started the second worker, whose start-up (node, modules, the wasm compile)
+ * cost more than the frames it then measured: at 720p a frame takes a worker about 1 ms, so four
+ * waiting add at most 3 ms. `perf` shares of a 720p encode (BENCHMARKS.md): 0.297 → 0.285.
+ */
+const TASKS_PER_WORKER = 4
 
 /** Slots of picture pairs of `pictureBytes` each that fit `maxBytes`, at most `wanted`. */
 export function slabSlots(wanted: number, pictureBytes: number, maxBytes: number): number {
