@@ -166,6 +166,24 @@ describe('audio', () => {
     expect(inspected.frames.filter((f) => typeof f.record?.audio === 'number').length).toBeGreaterThanOrEqual(frames.length - 12)
   })
 
+  it('the last samples of the input, less than an AAC frame, are encoded too (padded with silence to a whole frame)', async () => {
+    // 1.3 s at 44.1 kHz: 57 330 samples, 55 whole frames of 1024 and 1010 over; as u8 PCM, whose silence is 0x80.
+    const input = join(dir, 'tail.mkv')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-f', 'lavfi', '-i', 'sine=f=440:r=44100', '-t', '1.3', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'pcm_u8', input])
+    const output = join(dir, 'tail.ts')
+    const summary = await encode({ ...base, input, output })
+    expect(summary.audio).toBe('aac')
+    const durations = execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'packet=duration_time', '-of', 'csv=p=0', output], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '').map((l) => Number(l.split(',')[0])) // each line ends in a comma, blank lines between
+    // Every input sample is in a frame (without the padding the stream stopped 1010 samples short, at 1.277 s).
+    expect(durations.reduce((t, d) => t + d, 0)).toBeGreaterThan(1.299) // (durations in 90 kHz ticks, rounded)
+    expect(durations.length).toBe(Math.ceil((1.3 * 44100) / 1024))
+    // The padding is silence: the decoded tail past the tone is quiet (the tone's peak is 1/8).
+    const pcm = execFileSync(ffmpeg, ['-v', 'error', '-i', output, '-map', '0:a', '-f', 'f32le', '-ac', '1', '-'], { maxBuffer: 1 << 24 })
+    const samples = new Float32Array(pcm.buffer, pcm.byteOffset, pcm.length >> 2)
+    expect(Math.max(...Array.from(samples.subarray(-8), Math.abs))).toBeLessThan(0.05)
+    expect(ffmpegDecodeErrors(output)).toBe('')
+  })
+
   it('AAC is copied, not encoded again: every output audio packet is an input packet, byte for byte', async () => {
     const output = join(dir, 'copy.ts')
     const summary = await encode({ ...base, input: aacMp4, output })

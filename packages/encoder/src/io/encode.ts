@@ -667,6 +667,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
     if (aac) {
       try {
+        await flushAacFilter()
         holdAacPackets((await aac.encoder.flush()).packets)
         await releaseHeldAudio()
       } catch (err) {
@@ -776,16 +777,42 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         outputParams: [{ sampleRate: a.sampleRate, sampleFormat: 'fltp', channelLayout: a.layout }],
         filterSpec: `aresample=${a.sampleRate}:async=1:min_hard_comp=0.02,aformat=sample_fmts=fltp:sample_rates=${a.sampleRate}:channel_layouts=${a.layout},asetnsamples=n=${a.frameSize}:p=0`,
       } as never)
-      const out = (await a.filter.filter([af] as never)) as unknown as { frames: Beamcoder.Frame[] }[]
-      for (const ff of out[0]?.frames ?? []) {
-        ff.pts = a.samples
-        a.samples += ff.nb_samples
-        holdAacPackets((await a.encoder.encode(ff)).packets)
+      if (typeof af.pts === 'number' && af.format) {
+        a.last = { format: af.format, sampleRate: af.sample_rate, channels: af.channels, layout: layoutOf(af.channel_layout, af.channels), endIn: af.pts + Math.round((af.nb_samples * audioTimescale) / af.sample_rate) }
       }
+      await encodeFiltered(a, [af])
     } catch (err) {
       const r = errorLog.record('ERR_AUDIO_ENCODE')
       if (r) log.warn('audio encode to AAC failed', { error: (err as Error).message, total: r.total })
     }
+  }
+
+  /** Frames through the AAC filter, and what comes out (1024-sample frames) to the encoder; none past `endSample`. */
+  async function encodeFiltered(a: AacState, frames: Beamcoder.Frame[], endSample = Infinity): Promise<void> {
+    const out = (await a.filter!.filter(frames as never)) as unknown as { frames: Beamcoder.Frame[] }[]
+    for (const ff of out[0]?.frames ?? []) {
+      if (a.samples >= endSample) break
+      ff.pts = a.samples
+      a.samples += ff.nb_samples
+      holdAacPackets((await a.encoder.encode(ff)).packets)
+    }
+  }
+
+  /**
+   * At the end of the input, the samples the filter still holds (fewer than a frame: beamcoder's
+   * filterer cannot be told the input ended) go out as one last frame padded with silence, as
+   * FFmpeg pads an AAC stream's last frame; the silence after it is not encoded.
+   */
+  async function flushAacFilter(): Promise<void> {
+    const a = aac
+    if (!a?.filter || !a.last || a.anchorIn === undefined) return
+    const endSample = Math.round(((a.last.endIn - a.anchorIn) * a.sampleRate) / audioTimescale)
+    if (a.samples >= endSample) return
+    const { format, sampleRate, channels, layout, endIn } = a.last
+    const silence = b.frame({ format, sample_rate: sampleRate, channels, channel_layout: layout, nb_samples: Math.ceil((a.frameSize * sampleRate) / a.sampleRate), pts: endIn } as never).alloc()
+    // Silence is 0 in every sample format but unsigned 8-bit, whose middle is 0x80.
+    for (const plane of silence.data) plane.fill(format.startsWith('u8') ? 0x80 : 0)
+    await encodeFiltered(a, [silence], endSample)
   }
 
   function holdAacPackets(packets: Beamcoder.Packet[]): void {
@@ -813,7 +840,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         time_base: [1, sampleRate],
         ...(outputFormatIsMp4() ? { flags: { GLOBAL_HEADER: true } } : {}),
       } as never)
-      return { encoder: enc, sampleRate, layout, frameSize: enc.frame_size || 1024, samples: 0, anchorIn: undefined, filter: undefined }
+      return { encoder: enc, sampleRate, layout, frameSize: enc.frame_size || 1024, samples: 0, anchorIn: undefined, filter: undefined, last: undefined }
     } catch (err) {
       throw new EncodeError(EncodeErrorCode.AUDIO_ENCODER, `cannot open the AAC encoder for ${par.name} audio (${sampleRate} Hz, ${layout}): ${(err as Error).message}`, { cause: err })
     }
@@ -895,6 +922,8 @@ interface AacState {
   /** The first decoded audio frame's PTS, input ticks: where sample 0 sits. */
   anchorIn: number | undefined
   filter: Beamcoder.Filterer | undefined
+  /** The last decoded frame given to the filter: its format, and where it ends (input ticks). */
+  last: { format: string; sampleRate: number; channels: number; layout: string; endIn: number } | undefined
 }
 
 /** The AAC output stream's parameters, from its encoder (open from the start, so extradata is set). */
