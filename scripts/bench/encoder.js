@@ -541,7 +541,7 @@ function printSize(r) {
   console.log(line('(b) mqa encode, every frame measured', b))
   if (r.runs.unmeasured?.length) console.log(line('    mqa pipeline, measuring off (--breakdown)', summarize(r.runs.unmeasured)))
   const floor = r.runs.floor?.length ? summarize(r.runs.floor) : undefined
-  if (floor) console.log(line("    beamcoder only, same FFmpeg work (--breakdown)", floor))
+  if (floor) console.log(line('    beamcoder only, same FFmpeg work (--breakdown)', floor))
   if (r.runs.jsKernels?.length) console.log(line('    (b) on the plain-JS kernels (--js-kernels)', summarize(r.runs.jsKernels)))
   const inside = median(r.mqaSummaries.map((x) => x.wallMs)) / 1000
   console.log(`(b) itself reports ${inside.toFixed(2)} s from opening the input to the trailer; the other ${(b.wallS - inside).toFixed(2)} s are node start-up, module and beamcoder loading, exit`)
