@@ -15,6 +15,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+// The module alone, not the package's index: the floor should load no more than it runs.
+const { videoEncoderOptions } = await import(new URL('../../packages/encoder/dist/video-encoder-options.js', import.meta.url).href)
 const [input, gopArg, bframesArg, preset, bitrateArg] = process.argv.slice(2)
 if (!input || !gopArg || !bframesArg || !preset || !bitrateArg) {
   console.error('usage: node scripts/bench/beamcoder-floor.js <input> <gop-frames> <bframes> <preset> <bitrate b/s>')
@@ -53,12 +55,11 @@ async function decodeAgain(out) {
 
 /** @param {any} frame */
 async function encodeFrame(frame) {
-  // The encoder mqa opens (packages/encoder/src/io/encode.ts): IDRs forced on the grid, no scenecut.
-  encoder ??= b.encoder({
-    name: 'libx264', width: frame.width, height: frame.height, pix_fmt: 'yuv420p', time_base: [rateDen, rateNum], framerate: [rateNum, rateDen],
-    bit_rate: Number(bitrateArg), gop_size: gop * 100, max_b_frames: bframes,
-    priv_data: { preset, 'forced-idr': 1, 'x264-params': `scenecut=0:open-gop=0:keyint=${gop * 100}:bframes=${bframes}` },
-  })
+  // The encoder mqa opens, from the same options (IDRs forced on the grid below, no scenecut).
+  encoder ??= b.encoder(videoEncoderOptions({
+    codec: 'h264', width: frame.width, height: frame.height, rate: { num: rateNum, den: rateDen },
+    bitrateKbps: Number(bitrateArg) / 1000, preset, gopFrames: gop, bframes, globalHeader: false,
+  }))
   recon ??= b.decoder({ name: 'h264', thread_count: 1 })
   frame.pts = frames
   frame.pict_type = frames % gop === 0 ? 'I' : null

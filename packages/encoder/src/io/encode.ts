@@ -25,6 +25,7 @@ import { FrameClock, type SmpteStart, TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
+import { videoEncoderOptions } from '../video-encoder-options.js'
 import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { InputError, checkInput, openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
@@ -367,23 +368,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   function openVideoEncoder(w: number, h: number): Beamcoder.Encoder {
-    const bframes = options.bframes ?? 3
-    const common = { width: w, height: h, pix_fmt: 'yuv420p', time_base: [rate.den, rate.num], framerate: [rate.num, rate.den], bit_rate: options.bitrateKbps * 1000, gop_size: grid.gopFrames * 100, max_b_frames: bframes }
-    const flags = outputFormatIsMp4() ? { GLOBAL_HEADER: true } : {}
-    if (codec === VideoCodec.H264) {
-      return b.encoder({
-        name: 'libx264',
-        ...common,
-        flags,
-        priv_data: { preset: options.preset, 'forced-idr': 1, 'x264-params': `scenecut=0:open-gop=0:keyint=${grid.gopFrames * 100}:bframes=${bframes}` },
-      } as never)
-    }
-    return b.encoder({
-      name: 'libx265',
-      ...common,
-      flags,
-      priv_data: { preset: options.preset, 'forced-idr': 1, 'x265-params': `scenecut=0:open-gop=0:info=0:log-level=error:keyint=${grid.gopFrames * 100}:bframes=${bframes}:repeat-headers=${outputFormatIsMp4() ? 0 : 1}` },
-    } as never)
+    const spec = { codec, width: w, height: h, rate, bitrateKbps: options.bitrateKbps, preset: options.preset, gopFrames: grid.gopFrames, bframes: options.bframes ?? 3, globalHeader: outputFormatIsMp4() }
+    return b.encoder(videoEncoderOptions(spec) as never)
   }
 
   function outputFormatIsMp4(): boolean {

@@ -1,0 +1,22 @@
+import { VideoCodec } from '@mqa/common'
+import { describe, expect, it } from 'vitest'
+import { videoEncoderOptions } from '../src/video-encoder-options.js'
+
+const spec = { width: 1280, height: 720, rate: { num: 30000, den: 1001 }, bitrateKbps: 3000, preset: 'veryfast', gopFrames: 60, bframes: 3, globalHeader: false }
+
+describe('video encoder options', () => {
+  it('libx264: IDRs only where forced (keyint of 100 GOPs, no scenecut, closed GOPs), the rate as a fraction', () => {
+    expect(videoEncoderOptions({ ...spec, codec: VideoCodec.H264 })).toEqual({
+      name: 'libx264', width: 1280, height: 720, pix_fmt: 'yuv420p', time_base: [1001, 30000], framerate: [30000, 1001],
+      bit_rate: 3_000_000, gop_size: 6000, max_b_frames: 3, flags: {},
+      priv_data: { preset: 'veryfast', 'forced-idr': 1, 'x264-params': 'scenecut=0:open-gop=0:keyint=6000:bframes=3' },
+    })
+  })
+
+  it('libx265: parameter sets in every IDR for MPEG-TS, in extradata only for MP4', () => {
+    const ts = videoEncoderOptions({ ...spec, codec: VideoCodec.H265, bframes: 0 })
+    const mp4 = videoEncoderOptions({ ...spec, codec: VideoCodec.H265, bframes: 0, globalHeader: true })
+    expect(ts).toMatchObject({ name: 'libx265', flags: {}, priv_data: { 'x265-params': 'scenecut=0:open-gop=0:info=0:log-level=error:keyint=6000:bframes=0:repeat-headers=1' } })
+    expect(mp4).toMatchObject({ flags: { GLOBAL_HEADER: true }, priv_data: { 'x265-params': expect.stringMatching(/:repeat-headers=0$/) } })
+  })
+})
