@@ -8,6 +8,8 @@ import { AudioMode, EncodeErrorCode, encode, startImpair, type ReportFrame } fro
 import { ffmpeg, ffmpegDecodeErrors, ffprobe, fixture, workDir } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** What every encode here shares: a small fast H.264 encode, one-second GOPs and segments, timecode from the input. */
+const live = { codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false } as const
 const report = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { frames: ReportFrame[] }).frames
 let nextPort = 42_000 + Math.floor(Math.random() * 5000) * 2
 
@@ -58,7 +60,7 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     const controller = new AbortController()
     const out = join(dir, 'out.ts')
     const rep = join(dir, 'report.json')
-    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: rep, signal: controller.signal })
+    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: out, ...live, bitrateKbps: 200, report: rep, signal: controller.signal })
     await untilUdpBound(port)
     const kbps = ((bytes.length * 8) / 6000) * 1.5
     await sendTs(bytes.subarray(0, half), port, kbps)
@@ -85,7 +87,7 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     const controller = new AbortController()
     const out = join(dir, 'out.ts')
     const rep = join(dir, 'report.json')
-    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false, bframes: 2, report: rep, signal: controller.signal })
+    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: out, ...live, bitrateKbps: 200, timecode: 'pts', bframes: 2, report: rep, signal: controller.signal })
     await untilUdpBound(port)
     await sendTs(bytes, port, 4000) // 3 s of video in about 0.3 s
     controller.abort() // at once: the last frames are still in the demuxer (its last PES ends only at end of input), decoder and encoder
@@ -105,7 +107,7 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     const dir = workDir('file-stop')
     const controller = new AbortController()
     const out = join(dir, 'out.ts')
-    const encoding = encode({ input: fixture('h264-bframes-320x180.ts'), output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: true, bframes: 3, signal: controller.signal })
+    const encoding = encode({ input: fixture('h264-bframes-320x180.ts'), output: out, ...live, bitrateKbps: 200, realtime: true, bframes: 3, signal: controller.signal })
     await sleep(1200)
     controller.abort()
     const summary = await encoding
@@ -124,7 +126,7 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     const relay = await startImpair({ from: `udp://127.0.0.1:${p1}`, to: `udp://127.0.0.1:${p2}`, loss: 0.02, afterMs: 1500, seed: 7, signal: controller.signal })
     const rep = join(dir, 'report.json')
     const out = join(dir, 'out.ts')
-    const encoding = encode({ input: `udp://127.0.0.1:${p2}`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 2, timecode: 'input', workers: 2, realtime: false, report: rep, signal: controller.signal })
+    const encoding = encode({ input: `udp://127.0.0.1:${p2}`, output: out, ...live, segmentSeconds: 2, workers: 2, report: rep, signal: controller.signal })
     await sleep(200)
     const source = await encode({
       input: 'lavfi:testsrc2=size=320x180:rate=25',
@@ -163,7 +165,7 @@ describe('SRT input', () => {
     const dir = workDir('srt')
     const port = nextPort++
     const out = join(dir, 'out.ts')
-    const encoding = encode({ input: `srt://127.0.0.1:${port}?mode=listener`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, maxFrames: 50 })
+    const encoding = encode({ input: `srt://127.0.0.1:${port}?mode=listener`, output: out, ...live, maxFrames: 50 })
     await untilUdpBound(port)
     // A live feed goes on: the clip three times over (the demuxer's byte stream hands on whole reads, so a feed that stopped after 2 s would hold its last frames back).
     const sender = spawn(ffmpeg, ['-v', 'error', '-re', '-stream_loop', '2', '-i', fixture('h264-320x180.ts'), '-c', 'copy', '-f', 'mpegts', `srt://127.0.0.1:${port}?mode=caller`])
@@ -203,7 +205,7 @@ describe('a stop before a live input sent anything', () => {
     const port = nextPort++
     const input = kind === 'udp' ? `udp://127.0.0.1:${port}` : `srt://127.0.0.1:${port}?mode=listener`
     const stop = new AbortController()
-    const encoding = encode({ input, output: join(workDir('stop-early'), 'out.ts'), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, signal: stop.signal })
+    const encoding = encode({ input, output: join(workDir('stop-early'), 'out.ts'), ...live, signal: stop.signal })
     await untilUdpBound(port)
     stop.abort()
     await expect(encoding).resolves.toMatchObject({ frames: 0, measured: 0 })
@@ -222,7 +224,7 @@ describe('a setup error after a live input opened', () => {
     execFileSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'libopus', '-b:a', '64k', '-f', 'mpegts', '-y', ts])
     const bytes = readFileSync(ts)
     const port = nextPort++
-    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: join(dir, 'out.ts'), audio: AudioMode.COPY, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false })
+    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: join(dir, 'out.ts'), audio: AudioMode.COPY, ...live })
     let settled = false
     const outcome = encoding.then(
       () => { settled = true; return undefined },
@@ -248,7 +250,7 @@ describe('SRT input, reconnecting', () => {
     cut.set(clean.subarray(0, 200 * 188))
     cut.set(clean.subarray(220 * 188), 200 * 188)
     const stop = new AbortController()
-    const encoding = encode({ input: `srt://127.0.0.1:${port}?mode=listener`, output: out, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: rep, signal: stop.signal })
+    const encoding = encode({ input: `srt://127.0.0.1:${port}?mode=listener`, output: out, ...live, report: rep, signal: stop.signal })
     await untilUdpBound(port)
     await sendSrt(clean, port, 1500)
     // The relay for the next caller binds the port again after the first one exits.
@@ -288,7 +290,7 @@ describe('damaged input', () => {
     writeFileSync(input, kept)
     const run = async (file: string, name: string) => {
       const rep = join(dir, `${name}.json`)
-      const summary = await encode({ input: file, output: join(dir, `${name}.ts`), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 2, realtime: false, report: rep })
+      const summary = await encode({ input: file, output: join(dir, `${name}.ts`), ...live, workers: 2, report: rep })
       return { summary, frames: new Map(report(rep).map((f) => [f.frameIndex, f])) }
     }
     const bad = await run(input, 'damaged')
