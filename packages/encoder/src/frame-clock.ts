@@ -1,4 +1,4 @@
-import { type FrameRate, frameIndexFromPts, framesPerDay, nominalFps, parseTimecode, type Timecode, timecodeToFrameIndex } from '@mqa/common'
+import { type FrameRate, frameIndexFromPts, framesPerDay, nominalFps, parseTimecode, supportsDropFrame, type Timecode, timecodeToFrameIndex } from '@mqa/common'
 
 /** Where a frame's index on the shared clock comes from (`--timecode`). */
 export const TimecodeMode = { INPUT: 'input', PTS: 'pts', WALLCLOCK: 'wallclock' } as const
@@ -26,6 +26,12 @@ export interface ClockReading {
   readonly source: ClockSource
   /** The index jumped (not previous + 1): a source restart, a gap or a change of clock source. */
   readonly discontinuity: boolean
+  /**
+   * How F is labelled as timecode: as the input's timecode was (the last one the count was
+   * anchored on: an input at 29.97 with non-drop-frame timecode keeps it), else drop-frame at
+   * 29.97 and 59.94.
+   */
+  readonly dropFrame: boolean
 }
 
 /**
@@ -48,7 +54,9 @@ export interface SmpteStart {
  * to 00:00:00:00 counts on past the day (F mod frames-per-day is the time of day again). A PTS
  * that jumps back by more than a second (the source restarted with new timestamps) re-anchors the
  * count on the last frame, so the frames are not dropped as going backwards. Mode `wallclock`
- * anchors the offset once, on the first frame, to the time of day.
+ * anchors the offset once, on the first frame, to the time of day. F is labelled as the input's
+ * timecode was (non-drop-frame at 29.97 stays non-drop-frame, counted as its labels count),
+ * else drop-frame at 29.97 and 59.94.
  */
 export class FrameClock {
   readonly #mode: TimecodeMode
@@ -62,21 +70,29 @@ export class FrameClock {
   #smpteAnchored = false
   /** Midnights the input's timecode has wrapped through: days added to its index. */
   #days = 0
+  /** Drop-frame labelling: the input timecode's, once there is one. */
+  #dropFrame: boolean
 
   constructor(mode: TimecodeMode, rate: FrameRate, options: { smpteStart?: SmpteStart | undefined } = {}) {
     this.#mode = mode
     this.#rate = rate
+    this.#dropFrame = supportsDropFrame(rate)
     if (mode === TimecodeMode.INPUT && options.smpteStart) {
       this.#smpteIndex = validTimecode(options.smpteStart.timecode, rate)
       this.#smptePtsTicks = options.smpteStart.ptsTicks
+      if (this.#smpteIndex !== undefined) this.#dropFrame = parseTimecode(options.smpteStart.timecode).dropFrame
     }
   }
 
   next(input: ClockInput): ClockReading {
     const ptsIndex = input.ptsTicks === undefined ? undefined : frameIndexFromPts(input.ptsTicks, input.timescale, this.#rate)
     const fromInput = this.#mode === TimecodeMode.INPUT
-    const tcIndex = fromInput && input.timecode !== undefined ? this.#unwrap(input.timecode) : undefined
-    const smpteIndex = fromInput && tcIndex === undefined && input.smpte !== undefined ? this.#unwrap(input.smpte) : undefined
+    const tc = fromInput && input.timecode !== undefined ? this.#unwrap(input.timecode) : undefined
+    const smpte = fromInput && tc === undefined && input.smpte !== undefined ? this.#unwrap(input.smpte) : undefined
+    const tcIndex = tc?.index
+    const smpteIndex = smpte?.index
+    const anchor = tc ?? smpte
+    if (anchor) this.#dropFrame = anchor.dropFrame
     let frameIndex: number
     let source: ClockSource
     if (tcIndex !== undefined) {
@@ -115,11 +131,11 @@ export class FrameClock {
     if (frameIndex < 0) frameIndex = 0
     const discontinuity = this.#lastIndex !== undefined && frameIndex !== this.#lastIndex + 1
     this.#lastIndex = frameIndex
-    return { frameIndex, source, discontinuity }
+    return { frameIndex, source, discontinuity, dropFrame: this.#dropFrame }
   }
 
   /** Index of a timecode, with the days it has wrapped through added; undefined if invalid. */
-  #unwrap(tc: string | Timecode): number | undefined {
+  #unwrap(tc: string | Timecode): { index: number; dropFrame: boolean } | undefined {
     let t: Timecode
     try {
       t = typeof tc === 'string' ? parseTimecode(tc) : tc
@@ -134,7 +150,7 @@ export class FrameClock {
       this.#days += Math.round((this.#lastIndex - f) / day)
       f = index + this.#days * day
     }
-    return f
+    return { index: f, dropFrame: t.dropFrame }
   }
 
   #wallIndex(nowMs: number): number {

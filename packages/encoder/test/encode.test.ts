@@ -228,6 +228,8 @@ describe('SMPTE timecode of the input', () => {
   it.each([
     { name: '25 fps, 10:00:00:00', rate: '25', start: '10:00:00:00', gopSeconds: 1, segmentSeconds: 1, first: '10:00:00:00', last: '10:00:00:24', frames: 25 },
     { name: '29.97 drop-frame, 00:09:59;28', rate: '30000/1001', start: '00:09:59;28', gopSeconds: 1.001, segmentSeconds: 1.001, first: '00:09:59;28', last: '00:10:00;27', frames: 30 },
+    // Non-drop-frame at 29.97 stays so: 00:01:00:00 and :01 are written (drop-frame has no such labels).
+    { name: '29.97 non-drop-frame, 00:00:59:28', rate: '30000/1001', start: '00:00:59:28', gopSeconds: 1.001, segmentSeconds: 1.001, first: '00:00:59:28', last: '00:01:00:27', frames: 30 },
   ])('an MP4 with a timecode track ($name) is encoded on that timecode, counting on', async ({ rate, start, gopSeconds, segmentSeconds, first, last, frames }) => {
     const input = join(dir, `${first.replace(/\W/g, '')}.mp4`)
     execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=160x90:rate=${rate}`, '-frames:v', String(frames), '-c:v', 'libx264', '-preset', 'ultrafast', '-timecode', start, input])

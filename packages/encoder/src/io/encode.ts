@@ -233,8 +233,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const gop = new GopSummarizer()
   const report: ReportFrame[] = []
   const tcByPts = new Map<number, string>()
-  const dropFrame = supportsDropFrame(rate)
-  const dayFrames = framesPerDay(rate, dropFrame)
+  // How F is labelled and how long its day is: drop-frame at 29.97 and 59.94 unless the input's
+  // timecode is non-drop-frame (FrameClock); per frame, from the clock's reading.
+  let dropFrame = supportsDropFrame(rate)
+  let dayFrames = framesPerDay(rate, dropFrame)
 
   let output: Outputs | undefined
   let muxStarted = false
@@ -418,6 +420,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
     const reading = clock.next({ timecode: tc, smpte, ptsTicks, timescale, nowMs })
     const frameIndex = reading.frameIndex
+    if (reading.dropFrame !== dropFrame) {
+      dropFrame = reading.dropFrame
+      dayFrames = framesPerDay(rate, dropFrame)
+    }
     if (lastFrameIndex !== undefined && frameIndex <= lastFrameIndex) {
       nonMonotonic++
       const r = errorLog.record('ERR_FRAME_INDEX_BACKWARDS')
