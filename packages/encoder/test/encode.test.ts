@@ -5,7 +5,7 @@ import { VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, timecodeTo
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
-import { ffmpeg, ffmpegDecodeErrors, ffmpegScores, ffprobe, fixture, probeFrames, withH265TimeCodeSei, workDir } from './helpers.js'
+import { ffmpeg, ffmpegDecodeErrors, ffmpegScores, ffprobe, fixture, probeFrames, withTimecodeSei, workDir } from './helpers.js'
 
 function readReport(file: string): ReportFrame[] {
   return (JSON.parse(readFileSync(file, 'utf8')) as { frames: ReportFrame[] }).frames.sort((a, b) => a.frameIndex - b.frameIndex)
@@ -248,29 +248,34 @@ describe('SMPTE timecode of the input', () => {
   })
 
   /**
-   * 50 pictures of H.265 carrying frame i's timecode as index want[i] in a time_code SEI, in an
-   * MP4 with a timecode track of 01:00:00:00 (which the frames' own timecode must win over),
-   * encoded; the report.
+   * 50 pictures carrying frame i's timecode as index want[i] (H.265: a time_code SEI; H.264: a
+   * pic_timing SEI), in an MP4 with a timecode track of 01:00:00:00 (which the frames' own
+   * timecode must win over), encoded; the report.
    */
-  async function encodeWithFrameTimecodes(name: string, want: readonly number[]): Promise<{ report: ReportFrame[]; output: string }> {
+  async function encodeWithFrameTimecodes(name: string, want: readonly number[], codec: VideoCodec = VideoCodec.H265): Promise<{ report: ReportFrame[]; output: string }> {
     const fr = frameRate(25)
-    const hevc = join(dir, `${name}-plain.hevc`)
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', String(want.length), '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:bframes=0:keyint=25', '-f', 'hevc', hevc])
-    const tagged = join(dir, `${name}.hevc`)
-    writeFileSync(tagged, withH265TimeCodeSei(new Uint8Array(readFileSync(hevc)), want.map((f) => frameIndexToTimecode(f, fr))))
+    const format = codec === VideoCodec.H265 ? 'hevc' : 'h264'
+    const plain = join(dir, `${name}-plain.${format}`)
+    const encoder = codec === VideoCodec.H265 ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:bframes=0:keyint=25'] : ['-c:v', 'libx264', '-preset', 'ultrafast', '-x264-params', 'pic-struct=1:bframes=0:keyint=25']
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', String(want.length), ...encoder, '-f', format, plain])
+    const tagged = join(dir, `${name}.${format}`)
+    writeFileSync(tagged, withTimecodeSei(codec, new Uint8Array(readFileSync(plain)), want.map((f) => frameIndexToTimecode(f, fr))))
     const input = join(dir, `${name}.mp4`)
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'hevc', '-r', '25', '-i', tagged, '-c', 'copy', '-timecode', '01:00:00:00', input])
+    execFileSync(ffmpeg, ['-v', 'error', '-f', format, '-r', '25', '-i', tagged, '-c', 'copy', '-timecode', '01:00:00:00', input])
     const output = join(dir, `${name}-out.ts`)
     const reportFile = join(dir, `${name}.json`)
     await encode({ input, output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: reportFile })
     return { report: readReport(reportFile), output }
   }
 
-  it("indexes every frame by its own SMPTE timecode (H.265 time_code SEI, FFmpeg's S12M side data) over the timecode track, and follows a jump", async () => {
+  it.each([
+    { codec: VideoCodec.H265, sei: 'H.265 time_code SEI' },
+    { codec: VideoCodec.H264, sei: 'H.264 pic_timing SEI' },
+  ])("indexes every frame by its own SMPTE timecode ($sei, FFmpeg's S12M side data) over the timecode track, and follows a jump", async ({ codec }) => {
     const fr = frameRate(25)
     // 10:59:58:10 on, then a jump to 12:00:00:00 at picture 30 (a new source upstream).
     const want = Array.from({ length: 50 }, (_, i) => (i < 30 ? timecodeToFrameIndex('10:59:58:10', fr) + i : timecodeToFrameIndex('12:00:00:00', fr) + i - 30))
-    const { report, output } = await encodeWithFrameTimecodes('jump', want)
+    const { report, output } = await encodeWithFrameTimecodes(`jump-${codec}`, want, codec)
     expect(report.map((f) => f.frameIndex)).toEqual(want)
     expect(report[0]!.timecode).toBe('10:59:58:10')
     expect(report[30]!.timecode).toBe('12:00:00:00')

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Timecode, VideoCodec, buildSeiNal, groupAccessUnits, insertSeiAnnexB, joinAnnexB, splitAnnexB } from '@mqa/common'
+import { type Timecode, VideoCodec, buildSeiNal, groupAccessUnits, insertSeiAnnexB, isSeiNal, joinAnnexB, parseSeiNal, splitAnnexB } from '@mqa/common'
 import { resolveFfmpeg } from '../../../scripts/lib/ffmpeg-bin.js'
 
 export const { ffmpeg, ffprobe } = resolveFfmpeg()
@@ -53,39 +53,56 @@ export function probeFrames(file: string): { key: boolean; pts: number }[] {
     })
 }
 
+/** Bits written most significant first, packed into bytes after the RBSP stop bit. */
+function rbspBits(write: (put: (value: number, n: number) => void) => void): Uint8Array {
+  const bits: number[] = []
+  write((value, n) => {
+    for (let k = n - 1; k >= 0; k--) bits.push((value >> k) & 1)
+  })
+  bits.push(1) // payload_bit_equal_to_one, then zeros to the byte
+  while (bits.length % 8) bits.push(0)
+  const payload = new Uint8Array(bits.length / 8)
+  bits.forEach((b, k) => (payload[k >> 3]! |= b << (7 - (k & 7))))
+  return payload
+}
+
 /**
- * An H.265 Annex B stream with a time_code SEI (payloadType 136, ITU-T H.265 D.2.27) put into
- * access unit i, carrying timecodes[i] as one full clock timestamp — what a contribution encoder
- * writes and FFmpeg's decoder exports as S12M side data. Decode order must be display order (no
- * B-frames), so access unit i is picture i.
+ * An Annex B stream with access unit i carrying timecodes[i] as one full clock timestamp, the
+ * way a contribution encoder carries SDI timecode and FFmpeg's decoders export it as S12M side
+ * data: for H.265 a time_code SEI (payloadType 136, ITU-T H.265 D.2.27); for H.264 a
+ * pic_timing SEI (payloadType 1, D.1.3) in place of the encoder's own, which needs an SPS with
+ * pic_struct_present_flag and no HRD (x264 `pic-struct=1`, its default `nal-hrd=none`). Decode
+ * order must be display order (no B-frames), so access unit i is picture i.
  */
-export function withH265TimeCodeSei(annexB: Uint8Array, timecodes: readonly Timecode[]): Uint8Array {
-  const aus = groupAccessUnits(VideoCodec.H265, splitAnnexB(annexB, VideoCodec.H265))
+export function withTimecodeSei(codec: VideoCodec, annexB: Uint8Array, timecodes: readonly Timecode[]): Uint8Array {
+  const aus = groupAccessUnits(codec, splitAnnexB(annexB, codec))
   if (aus.length !== timecodes.length) throw new Error(`${aus.length} access units for ${timecodes.length} timecodes`)
   const parts = aus.map((au, i) => {
     const t = timecodes[i]!
-    const bits: number[] = []
-    const put = (value: number, n: number) => {
-      for (let k = n - 1; k >= 0; k--) bits.push((value >> k) & 1)
-    }
-    put(1, 2) // num_clock_ts
-    put(1, 1) // clock_timestamp_flag
-    put(0, 1) // units_field_based_flag
-    put(0, 5) // counting_type
-    put(1, 1) // full_timestamp_flag
-    put(0, 1) // discontinuity_flag
-    put(t.dropFrame ? 1 : 0, 1) // cnt_dropped_flag
-    put(t.frames, 9)
-    put(t.seconds, 6)
-    put(t.minutes, 6)
-    put(t.hours, 5)
-    put(0, 5) // time_offset_length
-    bits.push(1) // payload_bit_equal_to_one, then zeros to the byte
-    while (bits.length % 8) bits.push(0)
-    const payload = new Uint8Array(bits.length / 8)
-    bits.forEach((b, k) => (payload[k >> 3]! |= b << (7 - (k & 7))))
-    const sei = buildSeiNal(VideoCodec.H265, [{ payloadType: 136, payload }])
-    return insertSeiAnnexB(VideoCodec.H265, joinAnnexB(au.map((n) => n.data)), sei)
+    const h265 = codec === VideoCodec.H265
+    const payload = rbspBits((put) => {
+      if (h265) put(1, 2) // num_clock_ts
+      else put(0, 4) // pic_struct: a frame, so one clock timestamp
+      put(1, 1) // clock_timestamp_flag
+      if (h265) put(0, 1) // units_field_based_flag
+      else {
+        put(0, 2) // ct_type: progressive
+        put(0, 1) // nuit_field_based_flag
+      }
+      put(0, 5) // counting_type
+      put(1, 1) // full_timestamp_flag
+      put(0, 1) // discontinuity_flag
+      put(t.dropFrame ? 1 : 0, 1) // cnt_dropped_flag
+      put(t.frames, h265 ? 9 : 8)
+      put(t.seconds, 6)
+      put(t.minutes, 6)
+      put(t.hours, 5)
+      if (h265) put(0, 5) // time_offset_length
+      else put(0, 24) // time_offset: 24 bits, the length inferred without HRD parameters
+    })
+    const sei = buildSeiNal(codec, [{ payloadType: h265 ? 136 : 1, payload }])
+    const kept = h265 ? au : au.filter((n) => !(isSeiNal(codec, n.type) && parseSeiNal(codec, n.data).some((m) => m.payloadType === 1)))
+    return insertSeiAnnexB(codec, joinAnnexB(kept.map((n) => n.data)), sei)
   })
   return Buffer.concat(parts)
 }
