@@ -1,24 +1,20 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { ffmpeg, workDir } from './helpers.js'
 
 /**
- * The child: beamcoder resolved as the encoder resolves it (so as installed, with
- * patches/beamcoder@0.7.1.patch applied) decodes the stream, and in mode `filter` also passes
+ * The child: beamcoder loaded through the encoder's own loader (dist/io/beamcoder.js, so as
+ * installed, with patches/beamcoder@0.7.1.patch applied, and its banner kept off stdout) decodes
+ * the stream, and in mode `filter` also passes
  * every frame through a filterer (as the encoder's scaler and its AAC path do). RSS is taken after
  * two full GCs every 1000 frames from frame 3000 on (so what V8 holds does not count), and the
  * growth per frame is the slope of a least-squares line through those samples: one sample alone
  * moves by a few MB.
  */
 const CHILD = `
-import { createRequire } from 'node:module'
-const require = createRequire(process.argv[1])
-const log = console.log
-console.log = () => undefined // beamcoder's banner
-const b = require('beamcoder')
-console.log = log
+const { loadBeamcoder } = await import(process.argv[1])
+const b = loadBeamcoder()
 b.logging('fatal')
 const demuxer = await b.demuxer(process.argv[2])
 const filtering = process.argv[3] === 'filter'
@@ -55,7 +51,8 @@ console.log(JSON.stringify({ frames, filtered, samples: samples.length, bytesPer
 describe('beamcoder as installed', () => {
   const dir = workDir('beamcoder-memory')
   const stream = join(dir, 'tiny.h264')
-  const encoderPackage = fileURLToPath(new URL('../package.json', import.meta.url))
+  // Built by `pnpm -s build`, as the benchmark floor's test needs too.
+  const loader = new URL('../dist/io/beamcoder.js', import.meta.url).href
   // Tiny pictures: what leaked was per frame, not per pixel, and 20000 decode in about 13 s.
   beforeAll(() => {
     execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=64x64:rate=30', '-frames:v', '20000', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-f', 'h264', stream])
@@ -67,7 +64,7 @@ describe('beamcoder as installed', () => {
     { mode: 'decode', what: 'decoded frame (the decoder frees the spare frame it does not hand on)', filtered: 0 },
     { mode: 'filter', what: "filter() call (the filterer frees the frame its sink had nothing for)", filtered: 20000 },
   ])('does not grow by an AVFrame per $what', ({ mode, filtered }) => {
-    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', CHILD, encoderPackage, stream, mode], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', CHILD, loader, stream, mode], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { frames: number; filtered: number; samples: number; bytesPerFrame: number }
     expect(out).toMatchObject({ frames: 20000, filtered, samples: 18 })
