@@ -96,7 +96,18 @@ export class Outputs {
     this.#specs = specs
     this.formatName = outputFormat(specs[0]!)
     const b = loadBeamcoder()
-    this.#muxers = specs.map(() => b.muxer({ format_name: this.formatName }))
+    this.#muxers = specs.map(() => {
+      // (beamcoder's types do not declare the flag; its muxer object has it, true by default.)
+      const m = b.muxer({ format_name: this.formatName }) as Beamcoder.Muxer & { interleaved: boolean }
+      // Not interleaved: writeFrame reads this flag of the muxer (a stream's own `interleaved` is
+      // ignored). Interleaving, FFmpeg's queue holds packets after their JavaScript objects are
+      // collected and frees them on a worker thread, where beamcoder then deletes a JavaScript
+      // reference: that corrupts Node's reference list and crashes the process later (a segfault
+      // in DrainFinalizerQueue after 1–2 minutes of an encode with audio). The encoder writes in
+      // DTS order itself.
+      m.interleaved = false
+      return m
+    })
   }
 
   get isOpen(): boolean {
@@ -107,10 +118,7 @@ export class Outputs {
   addStream(spec: StreamSpec): number {
     let index = -1
     for (const m of this.#muxers) {
-      // Not interleaved: FFmpeg's interleaving queue would hold packets whose data belongs to
-      // JavaScript buffers that can be collected meanwhile (seen: segfaults). The encoder writes in
-      // DTS order itself.
-      const s = m.newStream({ name: spec.name, time_base: [1, 90000], interleaved: false } as never)
+      const s = m.newStream({ name: spec.name, time_base: [1, 90000] } as never)
       Object.assign(s.codecpar, spec.codecpar)
       index = s.index
     }
