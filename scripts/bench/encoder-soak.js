@@ -6,7 +6,8 @@
  * other; RSS of each process is sampled every 0.5 s. What it prints per process: RSS at a quarter
  * of the run and at the end, and the growth per frame (the slope of a least-squares line through
  * the samples after the first quarter, divided by the frame rate the run reached), with what that
- * comes to in a day at 30 fps.
+ * comes to in a day at 30 fps; and the same slope over the last half of the run alone, which is
+ * smaller when the growth levels off.
  *
  *   node scripts/bench/encoder-soak.js [--frames N] [--quick] [--check] [--regenerate]
  *
@@ -88,16 +89,25 @@ function sampled(cmd, args) {
   })
 }
 
-/** @param {{ seconds: number, samples: [number, number][] }} run @param {number} frames */
+/** Least-squares slope of RSS over time, bytes a second. @param {[number, number][]} samples */
+function slope(samples) {
+  const mt = samples.reduce((a, [t]) => a + t, 0) / samples.length
+  const mr = samples.reduce((a, [, r]) => a + r, 0) / samples.length
+  return samples.reduce((a, [t, r]) => a + (t - mt) * (r - mr), 0) / samples.reduce((a, [t]) => a + (t - mt) ** 2, 0)
+}
+
+/**
+ * Growth after the first quarter, and over the last half alone: growth that levels off (an
+ * allocator settling) shows a smaller last-half figure, a leak the same.
+ * @param {{ seconds: number, samples: [number, number][] }} run @param {number} frames
+ */
 function growth(run, frames) {
   const tail = run.samples.filter(([t]) => t >= run.seconds / 4)
   if (tail.length < 8) throw new Error(`only ${tail.length} RSS samples after the first quarter: use more frames`)
-  const mt = tail.reduce((a, [t]) => a + t, 0) / tail.length
-  const mr = tail.reduce((a, [, r]) => a + r, 0) / tail.length
-  const bytesPerSecond = tail.reduce((a, [t, r]) => a + (t - mt) * (r - mr), 0) / tail.reduce((a, [t]) => a + (t - mt) ** 2, 0)
   const fps = frames / run.seconds
-  const bytesPerFrame = bytesPerSecond / fps
-  return { fps, rssQuarterMb: tail[0][1] / 2 ** 20, rssEndMb: run.samples.at(-1)[1] / 2 ** 20, bytesPerFrame, mbPerDayAt30: (bytesPerFrame * FPS * 86400) / 2 ** 20 }
+  const bytesPerFrame = slope(tail) / fps
+  const lastHalfBytesPerFrame = slope(run.samples.filter(([t]) => t >= run.seconds / 2)) / fps
+  return { fps, rssQuarterMb: tail[0][1] / 2 ** 20, rssEndMb: run.samples.at(-1)[1] / 2 ** 20, bytesPerFrame, lastHalfBytesPerFrame, mbPerDayAt30: (bytesPerFrame * FPS * 86400) / 2 ** 20 }
 }
 
 async function main() {
@@ -118,9 +128,9 @@ async function main() {
   const a = growth(await sampled(ffmpeg, ffmpegArgs(src, outA)), frames)
   const b = growth(await sampled(process.execPath, mqaArgs(src, outB)), frames)
   const row = (/** @type {string} */ name, /** @type {ReturnType<typeof growth>} */ g) =>
-    `| ${name} | ${g.fps.toFixed(0)} | ${g.rssQuarterMb.toFixed(0)} | ${g.rssEndMb.toFixed(0)} | ${g.bytesPerFrame.toFixed(0)} | ${g.mbPerDayAt30.toFixed(0)} |`
-  console.log('| | fps | RSS at 1/4, MB | RSS at end, MB | growth, B/frame | MB a day at 30 fps |')
-  console.log('|---|---:|---:|---:|---:|---:|')
+    `| ${name} | ${g.fps.toFixed(0)} | ${g.rssQuarterMb.toFixed(0)} | ${g.rssEndMb.toFixed(0)} | ${g.bytesPerFrame.toFixed(0)} | ${g.lastHalfBytesPerFrame.toFixed(0)} | ${g.mbPerDayAt30.toFixed(0)} |`
+  console.log('| | fps | RSS at 1/4, MB | RSS at end, MB | growth, B/frame | last half only, B/frame | MB a day at 30 fps |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|')
   console.log(row('(a) ffmpeg CLI', a))
   console.log(row('(b) mqa encode, every frame measured', b))
   const pass = b.bytesPerFrame <= TARGET_BYTES_PER_FRAME
