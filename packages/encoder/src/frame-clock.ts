@@ -23,6 +23,14 @@ export interface ClockInput {
 
 export interface ClockReading {
   readonly frameIndex: number
+  /**
+   * The frame's place in the output: F plus a shift that only changes when the input's timecode
+   * restarts (goes back more than a second, not through midnight), so the output's timestamps
+   * count on where F went back. Without a restart it is F.
+   */
+  readonly outputIndex: number
+  /** This frame's timecode went back more than a second: the input restarted; the output counts on. */
+  readonly restart: boolean
   readonly source: ClockSource
   /** The index jumped (not previous + 1): a source restart, a gap or a change of clock source. */
   readonly discontinuity: boolean
@@ -56,7 +64,11 @@ export interface SmpteStart {
  * count on the last frame, so the frames are not dropped as going backwards. Mode `wallclock`
  * anchors the offset once, on the first frame, to the time of day. F is labelled as the input's
  * timecode was (non-drop-frame at 29.97 stays non-drop-frame, counted as its labels count),
- * else drop-frame at 29.97 and 59.94.
+ * else drop-frame at 29.97 and 59.94. A timecode that goes back more than a second other than
+ * through midnight (the source upstream restarted) is followed: F is its index, as the SEI and the
+ * segment grid must say, and the output index counts on from the last one instead, so the
+ * output's timestamps never go back; a smaller step back (a repeated or stray timecode) is left to
+ * the caller, which drops the frame.
  */
 export class FrameClock {
   readonly #mode: TimecodeMode
@@ -72,6 +84,10 @@ export class FrameClock {
   #days = 0
   /** Drop-frame labelling: the input timecode's, once there is one. */
   #dropFrame: boolean
+  /** Output index minus F: grows at each restart of the input's timecode. */
+  #outputShift = 0
+  /** The highest output index given so far. */
+  #lastOutput: number | undefined
 
   constructor(mode: TimecodeMode, rate: FrameRate, options: { smpteStart?: SmpteStart | undefined } = {}) {
     this.#mode = mode
@@ -131,7 +147,14 @@ export class FrameClock {
     if (frameIndex < 0) frameIndex = 0
     const discontinuity = this.#lastIndex !== undefined && frameIndex !== this.#lastIndex + 1
     this.#lastIndex = frameIndex
-    return { frameIndex, source, discontinuity, dropFrame: this.#dropFrame }
+    let outputIndex = frameIndex + this.#outputShift
+    const restart = this.#lastOutput !== undefined && outputIndex < this.#lastOutput - nominalFps(this.#rate)
+    if (restart) {
+      this.#outputShift = this.#lastOutput! + 1 - frameIndex
+      outputIndex = this.#lastOutput! + 1
+    }
+    if (this.#lastOutput === undefined || outputIndex > this.#lastOutput) this.#lastOutput = outputIndex
+    return { frameIndex, outputIndex, restart, source, discontinuity, dropFrame: this.#dropFrame }
   }
 
   /** Index of a timecode, with the days it has wrapped through added; undefined if invalid. */

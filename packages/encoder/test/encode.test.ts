@@ -252,7 +252,7 @@ describe('SMPTE timecode of the input', () => {
    * pic_timing SEI), in an MP4 with a timecode track of 01:00:00:00 (which the frames' own
    * timecode must win over), encoded; the report.
    */
-  async function encodeWithFrameTimecodes(name: string, want: readonly number[], codec: VideoCodec = VideoCodec.H265): Promise<{ report: ReportFrame[]; output: string }> {
+  async function encodeWithFrameTimecodes(name: string, want: readonly number[], codec: VideoCodec = VideoCodec.H265): Promise<{ report: ReportFrame[]; output: string; summary: Awaited<ReturnType<typeof encode>> }> {
     const fr = frameRate(25)
     const format = codec === VideoCodec.H265 ? 'hevc' : 'h264'
     const plain = join(dir, `${name}-plain.${format}`)
@@ -264,8 +264,8 @@ describe('SMPTE timecode of the input', () => {
     execFileSync(ffmpeg, ['-v', 'error', '-f', format, '-r', '25', '-i', tagged, '-c', 'copy', '-timecode', '01:00:00:00', input])
     const output = join(dir, `${name}-out.ts`)
     const reportFile = join(dir, `${name}.json`)
-    await encode({ input, output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: reportFile })
-    return { report: readReport(reportFile), output }
+    const summary = await encode({ input, output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: reportFile })
+    return { report: readReport(reportFile), output, summary }
   }
 
   it.each([
@@ -283,6 +283,26 @@ describe('SMPTE timecode of the input', () => {
     expect(report.flatMap((f, i) => (f.keyFrame ? [i] : []))).toEqual([0, 15, 30])
     const inspected = await inspectFile(output, { segmentSeconds: 1 })
     expect(inspected.frames.map((f) => f.record?.timecode).sort()).toEqual(want.map((f) => formatTimecode(frameIndexToTimecode(f, fr))).sort())
+  })
+
+  it('keeps every frame when the timecode goes back (a restart upstream): the SEI follows it, a GOP starts there, the output timestamps count on', async () => {
+    const fr = frameRate(25)
+    // 10:59:58:10 on, then back to 09:00:00:00 at picture 30 (the source upstream restarted).
+    const want = Array.from({ length: 50 }, (_, i) => (i < 30 ? timecodeToFrameIndex('10:59:58:10', fr) + i : timecodeToFrameIndex('09:00:00:00', fr) + i - 30))
+    const { report, output, summary } = await encodeWithFrameTimecodes('restart', want)
+    const inOrder = [...report].sort((a, b) => a.frameNumber! - b.frameNumber!)
+    expect(inOrder.map((f) => f.frameIndex)).toEqual(want)
+    expect(inOrder[30]!.timecode).toBe('09:00:00:00')
+    expect(inOrder.flatMap((f, i) => (f.keyFrame ? [i] : []))).toEqual([0, 15, 30])
+    expect(summary).toMatchObject({ frames: 50, timecodeRestarts: 1, inputErrors: 0 })
+    // The output's timestamps: one frame apart all through, the restart included.
+    const pts = probeFrames(output).map((f) => f.pts)
+    expect(pts).toHaveLength(50)
+    expect(pts.slice(1).map((p, i) => p - pts[i]!)).toEqual(Array.from({ length: 49 }, () => 90_000 / 25))
+    const inspected = await inspectFile(output, { segmentSeconds: 1 })
+    // What a reader sees, in frame order (the file is in decode order: B-frames).
+    const byNumber = [...inspected.frames].sort((a, b) => (a.record?.frameNumber ?? -1) - (b.record?.frameNumber ?? -1))
+    expect(byNumber.map((f) => f.record?.timecode)).toEqual(want.map((f) => formatTimecode(frameIndexToTimecode(f, fr))))
   })
 
   it('encodes through midnight: every frame kept, the timecode wraps to 00:00:00:00, IDRs on the time-of-day grid', async () => {

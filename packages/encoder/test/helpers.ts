@@ -47,6 +47,7 @@ export function probeFrames(file: string): { key: boolean; pts: number }[] {
   return out
     .trim()
     .split('\n')
+    .filter((l) => l.trim() !== '') // a frame with side data gets a blank line after it
     .map((l) => {
       const [key, pts] = l.split(',')
       return { key: key === '1', pts: Number(pts) }

@@ -133,6 +133,11 @@ export interface EncodeSummary {
   readonly inputErrors: number
   readonly decodeErrors: number
   readonly droppedInputFrames: number
+  /**
+   * Times the input's timecode went back more than a second (not through midnight): a restart
+   * upstream. Frames carry the new timecode; the output's timestamps count on.
+   */
+  readonly timecodeRestarts: number
   readonly wallMs: number
   readonly mediaSeconds: number
   readonly transport?: Record<string, number> | undefined
@@ -245,7 +250,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let scaler: Beamcoder.Filterer | undefined
   let fn = 0
   let packetsOut = 0
+  /** F of the last frame kept: the segment grid's side of the clock. */
   let lastFrameIndex: number | undefined
+  /** The clock's output index of the last frame kept: the encoder's PTS, never going back. */
+  let lastOutputIndex: number | undefined
+  let timecodeRestarts = 0
   let written = 0
   let measured = 0
   let overload = 0
@@ -419,16 +428,25 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       log.info('input frames carry SMPTE timecode (S12M): frames are indexed by it', { timecode: formatTimecode(smpte) })
     }
     const reading = clock.next({ timecode: tc, smpte, ptsTicks, timescale, nowMs })
-    const frameIndex = reading.frameIndex
+    const { frameIndex, outputIndex } = reading
     if (reading.dropFrame !== dropFrame) {
       dropFrame = reading.dropFrame
       dayFrames = framesPerDay(rate, dropFrame)
     }
-    if (lastFrameIndex !== undefined && frameIndex <= lastFrameIndex) {
+    if (lastOutputIndex !== undefined && outputIndex <= lastOutputIndex) {
+      // A repeated timecode, or one a little behind (a restart is a second or more, and counts on).
       nonMonotonic++
       const r = errorLog.record('ERR_FRAME_INDEX_BACKWARDS')
       if (r) log.warn('input frame index went backwards: frame dropped', { frameIndex, lastFrameIndex, total: r.total })
       return
+    }
+    if (reading.restart) {
+      timecodeRestarts++
+      log.warn('input timecode went back (a restart upstream): frames follow it, the output timestamps count on', {
+        timecode: formatTimecode(frameIndexToTimecode(frameIndex, rate, dropFrame)),
+        previous: lastFrameIndex === undefined ? undefined : formatTimecode(frameIndexToTimecode(lastFrameIndex, rate, dropFrame)),
+        total: timecodeRestarts,
+      })
     }
     const transportErrors = input.transport ? input.transport.takeErrors(ptsTicks) : 0
     inputErrors += transportErrors
@@ -447,19 +465,21 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       decodeErrorsSinceFrame = 0
       droppedInputFrames += analysis.dropped
       const meta: FrameMeta = { fn: fn++, frameIndex, timecode: formatTimecode(frameIndexToTimecode(frameIndex, rate, dropFrame)), analysis, audio: audioAnalyzer?.score() }
-      // A source (measuring off) keeps no copy: nothing will compare against it.
-      pending.set(frameIndex, { meta, source: measuring ? planes : undefined })
+      // A source (measuring off) keeps no copy: nothing will compare against it. Keyed, like
+      // everything downstream of the encoder, by the output index (the encoder's PTS).
+      pending.set(outputIndex, { meta, source: measuring ? planes : undefined })
       // IDR on the grid: at every multiple of G, or the first frame past one if that frame is missing.
       // The grid is on the time of day (F past midnight counts on; at 29.97 drop-frame a day is not
       // a whole number of GOPs), so an encoder started after midnight cuts where one running
-      // through it does.
+      // through it does. A restart of the input's timecode starts a GOP too.
       const G = grid.gopFrames
-      const idr = lastFrameIndex === undefined || frameIndex - lastFrameIndex >= G || Math.floor((frameIndex % dayFrames) / G) !== Math.floor((lastFrameIndex % dayFrames) / G)
+      const idr = lastFrameIndex === undefined || reading.restart || frameIndex - lastFrameIndex >= G || Math.floor((frameIndex % dayFrames) / G) !== Math.floor((lastFrameIndex % dayFrames) / G)
       lastFrameIndex = frameIndex
-      if (ptsTicks !== undefined) offset90k = ticks90k(frameIndex) - Math.round((ptsTicks * 90000) / timescale)
-      frame.pts = frameIndex
+      lastOutputIndex = outputIndex
+      if (ptsTicks !== undefined) offset90k = ticks90k(outputIndex) - Math.round((ptsTicks * 90000) / timescale)
+      frame.pts = outputIndex
       ;(frame as unknown as { pict_type: string | null }).pict_type = idr ? 'I' : null
-      if (options.realtime && stoppedAt === undefined) await pace(frameIndex)
+      if (options.realtime && stoppedAt === undefined) await pace(outputIndex)
       encoder ??= openEncoder(frame.width, frame.height)
       const encoded = await encodeFrame(encoder, frame)
       packetsOut += encoded.packets.length
@@ -707,6 +727,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     inputErrors: inputErrors + nonMonotonic,
     decodeErrors,
     droppedInputFrames,
+    timecodeRestarts,
     wallMs,
     mediaSeconds: (written * rate.den) / rate.num,
     transport: input.transport?.stats,
@@ -901,7 +922,7 @@ export function frameSmpteTimecode(frame: Beamcoder.Frame, rate: FrameRate): Tim
 
 /** The summary of an encode stopped before its input sent anything. */
 function stoppedBeforeInput(wallMs: number): EncodeSummary {
-  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
+  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, timecodeRestarts: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
 }
 
 interface AacState {
