@@ -84,8 +84,9 @@ describe('beamcoder as installed', () => {
   ])('does not grow by $what', ({ mode, filtered, frames, below }) => {
     const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', CHILD, loader, stream, mode], { encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
-    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { frames: number; filtered: number; samples: number; bytesPerFrame: number }
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { frames: number; filtered: number; packets?: number; samples: number; bytesPerFrame: number }
     expect(out).toMatchObject({ frames, filtered, samples: 18 })
+    if (mode === 'encode') expect(out.packets).toBe(60000) // a packet per picture: nothing to leak would pass too easily
     expect(out.bytesPerFrame).toBeLessThan(below)
   }, 180_000) // 13–35 s each here (encode 10 s), alone or beside the rest of the suite
 })
