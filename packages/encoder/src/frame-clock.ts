@@ -31,6 +31,11 @@ export interface ClockReading {
   readonly outputIndex: number
   /** This frame's timecode went back more than a second: the input restarted; the output counts on. */
   readonly restart: boolean
+  /**
+   * The output index did not move past the highest one given before (a repeated timecode, one
+   * less than a second back, a PTS a few frames back): the caller drops the frame.
+   */
+  readonly backwards: boolean
   readonly source: ClockSource
   /** The index jumped (not previous + 1): a source restart, a gap or a change of clock source. */
   readonly discontinuity: boolean
@@ -153,8 +158,9 @@ export class FrameClock {
       this.#outputShift = this.#lastOutput! + 1 - frameIndex
       outputIndex = this.#lastOutput! + 1
     }
-    if (this.#lastOutput === undefined || outputIndex > this.#lastOutput) this.#lastOutput = outputIndex
-    return { frameIndex, outputIndex, restart, source, discontinuity, dropFrame: this.#dropFrame }
+    const backwards = this.#lastOutput !== undefined && outputIndex <= this.#lastOutput
+    if (!backwards) this.#lastOutput = outputIndex
+    return { frameIndex, outputIndex, restart, backwards, source, discontinuity, dropFrame: this.#dropFrame }
   }
 
   /** Index of a timecode, with the days it has wrapped through added; undefined if invalid. */

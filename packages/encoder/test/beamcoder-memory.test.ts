@@ -18,11 +18,7 @@ const CHILD = `
 const { loadBeamcoder } = await import(process.argv[1])
 const b = loadBeamcoder()
 b.logging('fatal')
-const demuxer = await b.demuxer(process.argv[2])
-const filtering = process.argv[3] === 'filter'
-const decoder = b.decoder({ demuxer, stream_index: 0, thread_count: 1 })
 const rss = () => { globalThis.gc(); globalThis.gc(); return process.memoryUsage().rss }
-let filterer
 let frames = 0
 let filtered = 0
 const samples = []
@@ -43,6 +39,10 @@ if (process.argv[3] === 'encode') {
   console.log(JSON.stringify({ frames, filtered, packets, samples: samples.length, bytesPerFrame: slope() }))
   process.exit(0)
 }
+const demuxer = await b.demuxer(process.argv[2])
+const filtering = process.argv[3] === 'filter'
+const decoder = b.decoder({ demuxer, stream_index: 0, thread_count: 1 })
+let filterer
 const take = async (decoded) => {
   for (const f of decoded) {
     filterer ??= await b.filterer({ filterType: 'video', inputParams: [{ width: f.width, height: f.height, pixelFormat: f.format, timeBase: [1, 30], pixelAspect: [1, 1] }], outputParams: [{ pixelFormat: 'yuv420p' }], filterSpec: 'null' })

@@ -252,8 +252,6 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let packetsOut = 0
   /** F of the last frame kept: the segment grid's side of the clock. */
   let lastFrameIndex: number | undefined
-  /** The clock's output index of the last frame kept: the encoder's PTS, never going back. */
-  let lastOutputIndex: number | undefined
   let timecodeRestarts = 0
   let written = 0
   let measured = 0
@@ -433,7 +431,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       dropFrame = reading.dropFrame
       dayFrames = framesPerDay(rate, dropFrame)
     }
-    if (lastOutputIndex !== undefined && outputIndex <= lastOutputIndex) {
+    if (reading.backwards) {
       // A repeated timecode, or one a little behind (a restart is a second or more, and counts on).
       nonMonotonic++
       const r = errorLog.record('ERR_FRAME_INDEX_BACKWARDS')
@@ -475,7 +473,6 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       const G = grid.gopFrames
       const idr = lastFrameIndex === undefined || reading.restart || frameIndex - lastFrameIndex >= G || Math.floor((frameIndex % dayFrames) / G) !== Math.floor((lastFrameIndex % dayFrames) / G)
       lastFrameIndex = frameIndex
-      lastOutputIndex = outputIndex
       if (ptsTicks !== undefined) offset90k = ticks90k(outputIndex) - Math.round((ptsTicks * 90000) / timescale)
       frame.pts = outputIndex
       ;(frame as unknown as { pict_type: string | null }).pict_type = idr ? 'I' : null
