@@ -1,7 +1,7 @@
 import { type Server } from 'node:http'
 import { type Logger, CmsdHeader, ErrorWindow, appendCmsdDynamic, decodeCmsdStatic, silentLogger } from '@mqa/common'
 import { type HttpCounters, type Reply, startHttp } from '@mqa/http'
-import { limitPlaylist } from '../playlist-window.js'
+import { PlaylistContinuity, limitPlaylist } from '../playlist-window.js'
 import { type CachedSegment, SegmentCache } from '../segment-cache.js'
 import { Chain, type ChainView, type Decision, Selector, type SelectorOptions } from '../selector.js'
 
@@ -62,6 +62,8 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
   let lastServed: Chain = preferred
   const views = new Map<number, Partial<Record<Chain, ChainView>>>()
   const cache = new SegmentCache(o.cacheBytes ?? 256 << 20)
+  /** Per media playlist: one numbering of discontinuities, whichever chain's playlist is served. */
+  const continuity = new Map([...MEDIA_PLAYLISTS].map((p) => [p, new PlaylistContinuity()]))
   const prefetch = o.prefetch ?? true
 
   async function upstream(chain: Chain, path: string, method: 'GET' | 'HEAD'): Promise<Response | undefined> {
@@ -199,8 +201,10 @@ export async function startOrigin(o: OriginOptions): Promise<OriginHandle> {
     if (!res || res.status !== 200) res = (await upstream(chain === Chain.A ? Chain.B : Chain.A, path, 'GET')) ?? res
     if (!res) return { status: 504, headers: { 'Content-Type': 'text/plain' }, body: 'no upstream answered\n' }
     const headers = { 'Content-Type': res.headers.get('content-type') ?? 'text/plain', 'Cache-Control': 'no-cache' }
-    // Media playlists list only what is decided (playlist-window.ts); the MPD and init pass as they are.
-    if (res.status === 200 && MEDIA_PLAYLISTS.has(path)) return { status: 200, headers, body: limitPlaylist(await res.text(), newestDecided) }
+    // Media playlists list only what is decided, with the discontinuities as first listed
+    // (playlist-window.ts); the MPD and init pass as they are.
+    const media = continuity.get(path)
+    if (res.status === 200 && media) return { status: 200, headers, body: media.rewrite(limitPlaylist(await res.text(), newestDecided)) }
     return { status: res.status, headers, body: new Uint8Array(await res.arrayBuffer()) }
   }
 
