@@ -1,9 +1,9 @@
-import { execFile, spawn, spawnSync } from 'node:child_process'
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { fixture, workDir } from '../../encoder/test/helpers.js'
+import { ffmpeg, fixture, workDir } from '../../encoder/test/helpers.js'
 
 /** The built CLI, as a user runs it (`pnpm -s mqa` runs the same file). */
 const main = new URL('../dist/main.js', import.meta.url).pathname
@@ -48,7 +48,7 @@ describe('mqa command line', () => {
     const dir = workDir('cli-bad')
     /** Repeatable junk (a 32-bit LCG), so a failure can be replayed byte for byte. */
     const junk = (n: number, seed = 1) => Buffer.from(Array.from({ length: n }, () => ((seed = (seed * 1664525 + 1013904223) >>> 0) >>> 24)))
-    // An MP4 `ftyp` box, then junk: beamcoder 0.7.1 segfaulted after failing to open it (about 4 runs in 10).
+    // An MP4 `ftyp` box, then junk: beamcoder 0.7.1 segfaulted after failing to open it (about 4 runs in 10, before the patch).
     const ftypJunk = join(dir, 'ftyp-junk.mp4')
     writeFileSync(ftypJunk, Buffer.concat([Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex'), junk(5000)]))
     // Sync bytes every 188 bytes and junk between them: FFmpeg finds no stream and beamcoder used to printf DEBUG onto stdout.
@@ -57,13 +57,17 @@ describe('mqa command line', () => {
     // Start codes with SPS and IDR-slice NAL types, junk after each: FFmpeg probes it as H.264, and it decodes to nothing.
     const junk264 = join(dir, 'junk.264')
     writeFileSync(junk264, Buffer.concat([Buffer.from('0000000167', 'hex'), junk(3000), ...[7, 8, 9, 10, 11].flatMap((seed) => [Buffer.from('0000000165', 'hex'), junk(600, seed)])]))
+    // A good file with no video: FFmpeg opens it, and the encoder says what it has instead.
+    const audioOnly = join(dir, 'audio-only.mp4')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=duration=1', '-c:a', 'aac', audioOnly])
     const out = join(dir, 'out.ts')
 
     it.each([
       ['encode, MP4 ftyp + junk', ['encode', '-i', ftypJunk, '-o', out], 1, /^mqa encode: cannot open input ".*ftyp-junk\.mp4": Invalid data found when processing input \(moov atom not found\)$/],
       ['inspect, MP4 ftyp + junk', ['inspect', ftypJunk], 1, /^mqa inspect: cannot open input ".*ftyp-junk\.mp4": Invalid data found when processing input \(moov atom not found\)$/],
-      ['encode, TS of junk', ['encode', '-i', junkTs, '-o', out], 1, /^mqa encode: cannot open input ".*junk\.ts": it ends before any stream could be found$/],
-      ['inspect, TS of junk', ['inspect', junkTs], 1, /^mqa inspect: cannot open input ".*junk\.ts": it ends before any stream could be found$/],
+      ['encode, TS of junk', ['encode', '-i', junkTs, '-o', out], 1, /^mqa encode: cannot open input ".*junk\.ts": no stream could be found in it$/],
+      ['inspect, TS of junk', ['inspect', junkTs], 1, /^mqa inspect: cannot open input ".*junk\.ts": no stream could be found in it$/],
+      ['encode, MP4 with audio only', ['encode', '-i', audioOnly, '-o', out], 1, /^mqa encode: input ".*audio-only\.mp4" has no video stream \(streams: audio\)$/],
       ['encode, H.264 elementary stream of junk', ['encode', '-i', junk264, '-o', out, '--fps', '25'], 1, /^mqa encode: no video frame could be decoded from ".*junk\.264"/],
       ['encode, lavfi graph with an unknown filter', ['encode', '-i', 'lavfi:nosuchsrc=size=64x64', '-o', out], 1, /^mqa encode: cannot open input "lavfi:nosuchsrc=size=64x64": .*No such filter: 'nosuchsrc'/],
       ['encode, x264 preset unknown', ['encode', '-i', fixture('h264-320x180.ts'), '-o', out, '--preset', 'nosuch'], 2, /^mqa encode: --preset must be one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow, placebo, got "nosuch"$/],

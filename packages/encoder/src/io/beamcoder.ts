@@ -74,11 +74,11 @@ export interface ProbeAndDecodeResult {
 const URL_SCHEME = /^[a-z][a-z0-9+.-]+:/i
 
 /**
- * beamcoder 0.7.1 can crash the process (SIGSEGV, at once or a little later) after a demuxer
- * fails to open, a missing file included (seen in about half of the runs of 200 failed opens, and
- * in a test run with one). A plain file path is therefore checked here first, so the common
- * mistake never reaches beamcoder; a FIFO or device is let through for live input. Call it before
- * every beamcoder.demuxer(path).
+ * A plain file path is checked here first, so the common mistake (a missing or unreadable file, a
+ * directory) is one clear error, not FFmpeg's "No such file or directory" from deep in beamcoder;
+ * a FIFO or device is let through for live input. (Unpatched beamcoder 0.7.1 could also crash
+ * after a failed open: the patch fixed that, docs/encoder.md.) Call it before every
+ * beamcoder.demuxer(path).
  */
 export async function assertReadableInput(path: string): Promise<void> {
   if (URL_SCHEME.test(path)) return

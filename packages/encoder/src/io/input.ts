@@ -87,12 +87,13 @@ export type ProbeVerdict =
   | { readonly ok: undefined }
 
 /**
- * beamcoder 0.7.1 crashes the process (SIGSEGV, in about 4 of 10 runs, measured with an MP4
- * `ftyp` box followed by junk and with a text file) after any demuxer that fails to open, and an
- * input whose streams cannot be found makes it printf a `DEBUG:` line onto stdout. The system's
- * ffprobe (the same FFmpeg libraries, Debian's `ffmpeg` package) therefore opens every file and
- * lavfi graph first, in its own process: what it cannot open, or where it finds no video, never
- * reaches beamcoder. About 50 ms per input.
+ * FFmpeg's own words for why an input does not open. beamcoder's rejection says only
+ * "Problem opening input format: Invalid data found when processing input"; the system's ffprobe
+ * (the same FFmpeg libraries, Debian's `ffmpeg` package) adds what its demuxer logged ("moov atom
+ * not found", "No such filter: 'x'"). So when beamcoder fails to open a file or lavfi graph,
+ * ffprobe is asked why, in its own process (about 0.1 s, only on that error path). It used to open
+ * every input before beamcoder, because beamcoder 0.7.1 could segfault after a failed open; the
+ * patch fixed that (docs/encoder.md), and the pre-check's 0.12 s came off every encode's start.
  */
 export async function probeWithFfprobe(target: string, options: { lavfi?: boolean; timeoutMs?: number } = {}): Promise<ProbeVerdict> {
   const args = ['-v', 'error', ...(options.lavfi ? ['-f', 'lavfi'] : []), '-show_entries', 'stream=codec_type', '-of', 'json', target]
@@ -122,13 +123,18 @@ function ffprobeReason(stderr: string, target: string): string {
   return detail && detail !== last ? `${last} (${detail})` : last
 }
 
-/** Reject, before beamcoder sees it, a file or graph that FFmpeg cannot open or that has no video. */
-async function assertProbes(spec: string, probing: Promise<ProbeVerdict>): Promise<void> {
-  const verdict = await probing
-  if (verdict.ok === false) throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${verdict.reason}`)
-  if (verdict.ok && !verdict.streamTypes.includes('video')) {
-    throw new InputError(`input ${JSON.stringify(spec)} has no video stream (streams: ${verdict.streamTypes.join(', ') || 'none'})`)
-  }
+/**
+ * Why `target` did not open: ffprobe's reason when it cannot open it either, else beamcoder's
+ * message without its source-file prefix ("In file ../src/demux.cc on line 76, found error: ").
+ */
+async function openFailureReason(target: string, lavfi: boolean, err: unknown): Promise<string> {
+  const verdict = await probeWithFfprobe(target, { lavfi })
+  return verdict.ok === false ? verdict.reason : beamcoderMessage(err)
+}
+
+/** A beamcoder rejection's message without the source file and line it starts with. */
+function beamcoderMessage(err: unknown): string {
+  return ((err as Error).message ?? String(err)).replace(/^In file \S+ on line \d+, found error: /, '')
 }
 
 function isRegularFile(path: string): boolean {
@@ -168,25 +174,19 @@ export interface SourceEvent {
 
 /**
  * What is checked before beamcoder is given an input (`InputError` naming it): a file exists, is
- * readable and is a container we take, and the system's ffprobe opens files and lavfi graphs and
- * finds video in them. Start it early: ffprobe runs in its own process (about 0.2 s), so loading
- * beamcoder meanwhile hides most of it; pass the promise to `openInput` as `checked`.
+ * readable and is a container we take. Cheap (no process): pass the promise to `openInput` as
+ * `checked`, to have it settle while beamcoder loads.
  */
 export async function checkInput(spec: string): Promise<void> {
   const kind = inputKind(spec)
-  // ffprobe is spawned before the first await, so that it runs while the caller goes on.
-  if (kind === InputKind.LAVFI) return assertProbes(spec, probeWithFfprobe(spec.slice('lavfi:'.length), { lavfi: true }))
   if (kind !== InputKind.FILE && kind !== InputKind.TS_FILE) return
   const known = kind === InputKind.TS_FILE || sniffContainer(spec) !== undefined
-  // A FIFO or device is live input: probing would eat its first bytes.
-  const probing = known && isRegularFile(spec) ? probeWithFfprobe(spec) : undefined
   await assertReadableInput(spec).catch((err: unknown) => {
     const cause = (err as Error).cause as NodeJS.ErrnoException | undefined
     const why = cause?.code === 'ENOENT' ? 'no such file' : cause?.code === 'EACCES' ? 'it is not readable' : (cause?.message ?? (err as Error).message)
     throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${why}`, { cause: err })
   })
   if (!known) throw new InputError(`cannot open input ${JSON.stringify(spec)}: it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream`)
-  if (probing) await assertProbes(spec, probing)
 }
 
 export async function openInput(spec: string, options: OpenInputOptions = {}): Promise<OpenedInput> {
@@ -200,10 +200,16 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
   let feed: unknown
   try {
     if (kind === InputKind.LAVFI) {
-      demuxer = await b.demuxer({ url: spec.slice('lavfi:'.length), iformat: b.demuxers().lavfi } as never)
+      const graph = spec.slice('lavfi:'.length)
+      demuxer = await b.demuxer({ url: graph, iformat: b.demuxers().lavfi } as never).catch(async (err: unknown) => {
+        throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${await openFailureReason(graph, true, err)}`, { cause: err })
+      })
     } else if (kind === InputKind.FILE) {
-      // beamcoder 0.7.1 can crash the process after a failed open: files were checked above.
-      demuxer = await b.demuxer(spec)
+      // (A FIFO or device is live input: ffprobe would eat its first bytes, so it is not asked.)
+      demuxer = await b.demuxer(spec).catch(async (err: unknown) => {
+        const why = isRegularFile(spec) ? await openFailureReason(spec, false, err) : beamcoderMessage(err)
+        throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${why}`, { cause: err })
+      })
     } else {
       // MPEG-TS we read ourselves first: every packet passes the transport monitor on its way in.
       transport = new TransportMonitor()
@@ -238,7 +244,9 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
   const videoIndex = demuxer.streams.findIndex((s) => s.codecpar.codec_type === 'video')
   if (videoIndex < 0) {
     await closeSource()
-    throw new InputError(`input ${JSON.stringify(spec)} has no video stream`)
+    const types = demuxer.streams.map((st) => st.codecpar.codec_type ?? 'unknown')
+    if (types.length === 0) throw new InputError(`cannot open input ${JSON.stringify(spec)}: no stream could be found in it`)
+    throw new InputError(`input ${JSON.stringify(spec)} has no video stream (streams: ${types.join(', ')})`)
   }
   const audioIndex = demuxer.streams.findIndex((s) => s.codecpar.codec_type === 'audio')
   const vs = demuxer.streams[videoIndex]!
