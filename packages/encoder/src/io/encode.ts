@@ -177,7 +177,7 @@ interface PendingFrame {
  * PSNR/SSIM in the pool → MQA SEI into that frame's access unit → mux. See docs/encoder.md.
  */
 export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
-  // The input's checks first: ffprobe runs in its own process while beamcoder loads here.
+  // The input's checks first (exists, readable, a container we take); they settle while beamcoder loads.
   const checked = checkInput(options.input)
   checked.catch(() => undefined) // awaited by openInput below; an error above it must not leave it unhandled
   const b = loadBeamcoder()
