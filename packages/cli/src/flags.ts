@@ -75,7 +75,10 @@ export function parseFlags<T extends FlagTable>(command: string, table: T, argv:
       value = convert(command, spec, name, raw)
     }
     if (spec.repeat) (out[key] as unknown[]).push(value)
-    else out[key] = value
+    else if (out[key] !== undefined && spec.type !== 'boolean') {
+      // Not the last one silently: `-o a.ts -o b.ts` to encode would write b.ts alone.
+      throw new UsageError(`mqa ${command}: ${name} is given twice; it takes one value (see mqa ${command} --help)`)
+    } else out[key] = value
   }
   if (!out.help) {
     for (const [key, spec] of Object.entries(table)) {

@@ -20,6 +20,7 @@ describe('mqa command line', () => {
     [['encode', '-i', 'x.ts', '-o', 'y.ts', '--size', '1281x720'], /--size must be WxH with even numbers/],
     [['encode', '-i', 'x.ts', '-o', 'y.ts', '--workers', '0'], /--workers must be at least 1/],
     [['encode', '-i', 'x.ts', '-o', 'y.ts', '--frobnicate'], /unknown flag --frobnicate/],
+    [['encode', '-i', 'x.ts', '-o', 'y.ts', '-o', 'z.ts'], /mqa encode: -o is given twice; it takes one value/],
     [['encode', '-i', 'x.ts', '-o', 'y.ts', '--gop-seconds', '2', '--segment-seconds', '3'], /not a whole number of GOPs/],
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'http://x', '--loss', '0.1'], /--to must be udp:\/\/host:port/],
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'udp://127.0.0.1:5001', '--loss', '2'], /--loss must be at most 1/],
@@ -137,6 +138,17 @@ describe('mqa command line', () => {
     expect(parsed.withoutRecord).toBe(0)
     expect(parsed.frames.every((f) => typeof f.record?.mqa === 'number')).toBe(true)
   })
+
+  it('ends with one line when the reader of its stdout goes away (a closed pipe), no stack', async () => {
+    // `mqa encode -o - | head -c ...`: used to die of an unhandled rejection with beamcoder's message.
+    const child = spawn('node', [main, 'encode', '-i', 'lavfi:testsrc2=size=320x180:rate=25', '-o', '-', '--frames', '300'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.stdout.once('data', () => child.stdout.destroy())
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+    expect(status, stderr).toBe(1)
+    expect(stderr.trimEnd()).toBe('mqa encode: cannot write output "-": Broken pipe')
+  }, 30_000)
 
   it('inspect <playlist URL> decodes the CMSD of every segment', async () => {
     const { startPackager } = await import('@mqa/packager')

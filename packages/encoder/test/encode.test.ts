@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
@@ -109,6 +109,23 @@ describe('alignment', () => {
     const keysFrom = (r: ReportFrame[], from: number) => r.filter((f) => f.keyFrame && f.frameIndex >= from).map((f) => [f.frameIndex, f.timecode])
     expect(keysFrom(b, 25)).toEqual(keysFrom(a, 25))
     expect(keysFrom(a, 25).map(([f]) => f)).toEqual([25, 50, 75, 100, 125])
+  })
+})
+
+describe('outputs that cannot be written', () => {
+  const base = { input: 'lavfi:testsrc2=size=160x90:rate=25', codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 800, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
+
+  // A write error used to escape the write queue as an unhandled rejection: the process died with
+  // beamcoder's message and a stack (and vitest would fail this file on the unhandled rejection).
+  it.skipIf(!existsSync('/dev/full'))('a file on a full disk ends the encode with one error naming it', async () => {
+    await expect(encode({ ...base, output: '/dev/full', maxFrames: 100 })).rejects.toMatchObject({ code: 'ERR_OUTPUT', message: 'cannot write output "/dev/full": No space left on device' })
+  })
+
+  // Port 0: FFmpeg's udp output opens, and every send fails on this machine (EINVAL), nothing leaves it.
+  it('a UDP output whose sends fail does not stop the encode: every frame is encoded, the failures counted', async () => {
+    const summary = await encode({ ...base, output: 'udp://127.0.0.1:0', maxFrames: 30 })
+    expect(summary.frames).toBe(30)
+    expect(summary.outputErrors).toBeGreaterThan(0)
   })
 })
 

@@ -32,6 +32,14 @@ export function loadBeamcoder(): BeamcoderModule {
   return beamcoder
 }
 
+/**
+ * A beamcoder rejection's message without the source file and line it starts with ("In file
+ * ../src/mux.cc on line 612, found error: "): what FFmpeg said, for our one-line errors.
+ */
+export function beamcoderMessage(err: unknown): string {
+  return ((err as Error | undefined)?.message ?? String(err)).replace(/^In file \S+ on line \d+, found error: /, '')
+}
+
 export const MediaInputErrorCode = {
   /** The demuxer could not open or probe the input. */
   OPEN_FAILED: 'ERR_INPUT_OPEN_FAILED',

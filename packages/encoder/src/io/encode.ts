@@ -26,7 +26,7 @@ import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
 import { videoEncoderOptions } from '../video-encoder-options.js'
-import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
+import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { InputError, checkInput, openInput, type OpenedInput } from './input.js'
 import { MetricsPool } from './metrics-pool.js'
 import { framePlanes, type FramePlanes } from './metrics-task.js'
@@ -138,6 +138,8 @@ export interface EncodeSummary {
    * upstream. Frames carry the new timecode; the output's timestamps count on.
    */
   readonly timecodeRestarts: number
+  /** Packets a UDP output could not send (counted, logged once per window; the encode goes on). */
+  readonly outputErrors: number
   readonly wallMs: number
   readonly mediaSeconds: number
   readonly transport?: Record<string, number> | undefined
@@ -265,6 +267,12 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let firstWallMs: number | undefined
   let firstPtsTicks: number | undefined
   let writeChain: Promise<void> = Promise.resolve()
+  /**
+   * The first write that failed (a full disk, a closed stdout: an OutputError). Writes queued after
+   * it are skipped, the main loop stops, and encode() throws it once the pool and input are closed:
+   * one error naming the output, never an unhandled rejection.
+   */
+  let writeFailure: { error: unknown } | undefined
   let psnrSum = 0
   let ssimSum = 0
   let mqaSum = 0
@@ -386,7 +394,12 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   async function startMux(enc: Beamcoder.Encoder): Promise<void> {
-    output = new Outputs(outputs)
+    output = new Outputs(outputs, {
+      onSendError: (spec, reason, total) => {
+        const r = errorLog.record('ERR_OUTPUT_SEND')
+        if (r) log.warn('a UDP output could not send a packet: it is lost on that output, the stream goes on', { output: spec, reason, total })
+      },
+    })
     const mp4 = output.formatName === 'mp4'
     output.addStream({
       name: codec === VideoCodec.H264 ? 'h264' : 'hevc',
@@ -403,8 +416,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     try {
       await output.open()
     } catch (err) {
-      const why = (err as Error).message.replace(/^In file .* found error: /, '')
-      throw new OutputError(`cannot open output ${outputs.map((o) => JSON.stringify(o)).join(', ')}: ${why}`, { cause: err })
+      throw new OutputError(`cannot open output ${outputs.map((o) => JSON.stringify(o)).join(', ')}: ${beamcoderMessage(err)}`, { cause: err })
     }
     muxStarted = true
   }
@@ -558,6 +570,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         drain()
       },
       (err: unknown) => {
+        // Closing the pool (an encode that failed writing) ends the tasks still running: expected.
+        if (poolClosing) return
         log.error('metrics worker failed: frame left unmeasured', { frameIndex: key, error: (err as Error).message })
         release.resolve(key, null)
         drain()
@@ -570,7 +584,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   function enqueueWrite(packet: Beamcoder.Packet, key: number, scores: FidelityScores | undefined, reason: string): void {
-    writeChain = writeChain.then(() => writePacket(packet, key, scores, reason))
+    writeChain = writeChain
+      .then(() => (writeFailure ? undefined : writePacket(packet, key, scores, reason)))
+      .catch((error: unknown) => {
+        writeFailure ??= { error }
+      })
   }
 
   async function writePacket(packet: Beamcoder.Packet, key: number, scores: FidelityScores | undefined, reason: string): Promise<void> {
@@ -620,10 +638,12 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
 
   // Made here, right before the main loop, so a setup error above leaves no worker behind.
   const pool = measuring ? new MetricsPool({ workers: Math.max(1, options.workers) }) : undefined
+  let poolClosing = false
   try {
     let videoPackets = 0
     if (options.signal?.aborted) onAbort()
     for (;;) {
+      if (writeFailure) break
       if (stoppedAt !== undefined && (!drainsDemuxerOnStop || pastStopDeadline())) break
       if (options.maxFrames !== undefined && fn >= options.maxFrames) break
       let packet: Beamcoder.Packet | null
@@ -665,6 +685,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         await handleSourceFrame(f)
       }
     }
+    if (writeFailure) throw writeFailure.error
     // Also after a stop: the frames the decoder holds were received, and make a clean tail.
     if (!pastStopDeadline()) {
       const rest = await flushFrames(decoder)
@@ -696,6 +717,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     while (pool && pool.inFlight > 0 && !(stoppedAt !== undefined && performance.now() - stoppedAt > STOP_DRAIN_MS + 1000)) await sleep(5)
     drain(true)
     await writeChain
+    if (writeFailure) throw writeFailure.error
     if (muxStarted && output) {
       await writeAudioUpTo(Infinity)
       await output.close()
@@ -709,6 +731,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
+    poolClosing = true
     await pool?.close()
     await input.close()
   }
@@ -725,6 +748,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     decodeErrors,
     droppedInputFrames,
     timecodeRestarts,
+    outputErrors: output?.sendErrors ?? 0,
     wallMs,
     mediaSeconds: (written * rate.den) / rate.num,
     transport: input.transport?.stats,
@@ -919,7 +943,7 @@ export function frameSmpteTimecode(frame: Beamcoder.Frame, rate: FrameRate): Tim
 
 /** The summary of an encode stopped before its input sent anything. */
 function stoppedBeforeInput(wallMs: number): EncodeSummary {
-  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, timecodeRestarts: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
+  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, timecodeRestarts: 0, outputErrors: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
 }
 
 interface AacState {

@@ -3,7 +3,7 @@ import { createSocket, type Socket } from 'node:dgram'
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs'
 import { PassThrough, type Readable } from 'node:stream'
 import { type FrameRate, frameRate, parseFrameRate } from '@mqa/common'
-import { assertReadableInput, loadBeamcoder, type Beamcoder } from './beamcoder.js'
+import { assertReadableInput, beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { TransportMonitor } from './transport-monitor.js'
 import { ShellError } from './errors.js'
 
@@ -123,19 +123,12 @@ function ffprobeReason(stderr: string, target: string): string {
   return detail && detail !== last ? `${last} (${detail})` : last
 }
 
-/**
- * Why `target` did not open: ffprobe's reason when it cannot open it either, else beamcoder's
- * message without its source-file prefix ("In file ../src/demux.cc on line 76, found error: ").
- */
+/** Why `target` did not open: ffprobe's reason when it cannot open it either, else beamcoder's. */
 async function openFailureReason(target: string, lavfi: boolean, err: unknown): Promise<string> {
   const verdict = await probeWithFfprobe(target, { lavfi })
   return verdict.ok === false ? verdict.reason : beamcoderMessage(err)
 }
 
-/** A beamcoder rejection's message without the source file and line it starts with. */
-function beamcoderMessage(err: unknown): string {
-  return ((err as Error).message ?? String(err)).replace(/^In file \S+ on line \d+, found error: /, '')
-}
 
 function isRegularFile(path: string): boolean {
   try {

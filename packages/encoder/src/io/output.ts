@@ -1,7 +1,7 @@
 import { constants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { loadBeamcoder, type Beamcoder } from './beamcoder.js'
+import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { ShellError } from './errors.js'
 
 export const OutputKind = { FILE: 'file', UDP: 'udp', STDOUT: 'stdout' } as const
@@ -78,18 +78,26 @@ export interface StreamSpec {
   readonly codecpar: Record<string, unknown>
 }
 
+/** Told of each packet a UDP output could not send (it is lost on that output; the others go on). */
+export type SendErrorListener = (spec: string, reason: string, total: number) => void
+
 /**
  * One or several outputs that get the same packets: a muxer each (MPEG-TS, or MP4 for a .mp4
  * file), all written through FFmpeg's own I/O (file, udp, pipe), so no JavaScript stream sits
- * between the muxer and the socket.
+ * between the muxer and the socket. A file or stdout that cannot be written (a full disk, a
+ * closed pipe) is an `OutputError` naming it; a UDP send that fails is counted and told to
+ * `onSendError`, and the stream goes on (a live output outlives a passing network error).
  */
 export class Outputs {
   readonly formatName: string
   readonly #specs: readonly string[]
   readonly #muxers: Beamcoder.Muxer[]
+  readonly #onSendError: SendErrorListener | undefined
+  #sendErrors = 0
   #open = false
 
-  constructor(specs: readonly string[]) {
+  constructor(specs: readonly string[], options: { onSendError?: SendErrorListener } = {}) {
+    this.#onSendError = options.onSendError
     if (specs.length === 0) throw new OutputError('no output given')
     const formats = new Set(specs.map(outputFormat))
     if (formats.size > 1) throw new OutputError('several outputs must share one container')
@@ -114,6 +122,23 @@ export class Outputs {
     return this.#open
   }
 
+  /** Packets (and trailers) UDP outputs could not send, over all of them. */
+  get sendErrors(): number {
+    return this.#sendErrors
+  }
+
+  /** A write to output `i` failed: counted for UDP, an OutputError for a file or stdout. */
+  #failed(i: number, err: unknown): void {
+    const spec = this.#specs[i]!
+    const reason = beamcoderMessage(err).replace(/^Error writing (frame|trailer): /, '')
+    if (outputKind(spec) === OutputKind.UDP) {
+      this.#sendErrors++
+      this.#onSendError?.(spec, reason, this.#sendErrors)
+      return
+    }
+    throw new OutputError(`cannot write output ${JSON.stringify(spec)}: ${reason}`, { cause: err })
+  }
+
   /** Add a stream to every muxer; returns its index. */
   addStream(spec: StreamSpec): number {
     let index = -1
@@ -136,20 +161,20 @@ export class Outputs {
   /** Write one packet to every output (a fresh packet per muxer: the muxer takes what it is given). */
   async write(fields: { data: Uint8Array; size: number; pts: number; dts: number; duration: number; stream_index: number; flags: { KEY: boolean } }): Promise<void> {
     const b = loadBeamcoder()
-    for (const m of this.#muxers) {
+    for (const [i, m] of this.#muxers.entries()) {
       const data = Buffer.alloc(fields.size + 64) // FFmpeg reads up to 64 bytes past the end
       data.set(fields.data.subarray(0, fields.size))
       // Times come in 90 kHz; the MP4 muxer may have chosen its own time base in writeHeader
       // (1/sample_rate for audio), and writeFrame does not rescale.
       const [num = 1, den = 90000] = m.streams[fields.stream_index]?.time_base ?? []
       const t = num === 1 && den === 90000 ? (x: number) => x : (x: number) => Math.round((x * den) / (90000 * num))
-      await m.writeFrame(b.packet({ ...fields, pts: t(fields.pts), dts: t(fields.dts), duration: t(fields.duration), data } as never))
+      await m.writeFrame(b.packet({ ...fields, pts: t(fields.pts), dts: t(fields.dts), duration: t(fields.duration), data } as never)).catch((err: unknown) => this.#failed(i, err))
     }
   }
 
   async close(): Promise<void> {
     if (!this.#open) return
     this.#open = false
-    for (const m of this.#muxers) await m.writeTrailer()
+    for (const [i, m] of this.#muxers.entries()) await m.writeTrailer().catch((err: unknown) => this.#failed(i, err))
   }
 }
