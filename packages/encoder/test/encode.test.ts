@@ -112,6 +112,30 @@ describe('alignment', () => {
   })
 })
 
+describe('an input whose picture size changes mid-stream (a source switched upstream)', () => {
+  it('is scaled to the size the encoder opened with: one size out, every frame measured against the picture it was made from', async () => {
+    const dir = workDir('size-change')
+    const [small, large, joined] = ['small.ts', 'large.ts', 'joined.ts'].map((f) => join(dir, f)) as [string, string, string]
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', small])
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-output_ts_offset', '2', large])
+    writeFileSync(joined, Buffer.concat([readFileSync(small), readFileSync(large)]))
+    const output = join(dir, 'out.ts')
+    const report = join(dir, 'report.json')
+    const summary = await encode({ input: joined, output, report, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 1000, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false })
+    // Before: the 640x360 frames went to x264 unscaled (it read their top-left 320x180) and could
+    // not be measured against their source (ERR_METRICS_GEOMETRY): half the frames unmeasured.
+    expect(summary.frames).toBeGreaterThanOrEqual(95)
+    expect(summary.measured).toBe(summary.frames)
+    const decoded = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=width,height', '-of', 'json', output], { encoding: 'utf8' })) as { frames: { width: number; height: number }[] }
+    const sizes = decoded.frames.map((f) => `${f.width}x${f.height}`)
+    expect(new Set(sizes)).toEqual(new Set(['320x180']))
+    expect(sizes.length).toBe(summary.frames)
+    const frames = (JSON.parse(readFileSync(report, 'utf8')) as { frames: ReportFrame[] }).frames
+    const after = frames.slice(-40)
+    expect(Math.min(...after.map((f) => f.psnrDb ?? 0))).toBeGreaterThan(35)
+  })
+})
+
 describe('outputs that cannot be written', () => {
   const base = { input: 'lavfi:testsrc2=size=160x90:rate=25', codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 800, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
 

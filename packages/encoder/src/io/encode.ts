@@ -249,7 +249,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let muxStarted = false
   let encoder: Beamcoder.Encoder | undefined
   let recon: Beamcoder.Decoder | undefined
-  let scaler: Beamcoder.Filterer | undefined
+  let scaler: { readonly filterer: Beamcoder.Filterer; readonly input: string } | undefined
+  /** The output's picture size: --size, else the first frame's. Every later frame is scaled to it. */
+  let outputSize: { readonly w: number; readonly h: number } | undefined
+  let lastInputPicture: string | undefined
   let fn = 0
   let packetsOut = 0
   /** F of the last frame kept: the segment grid's side of the clock. */
@@ -337,12 +340,23 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const width = options.size?.width
   const height = options.size?.height
 
+  /**
+   * The frame as the encoder takes it: yuv420p at the output's size. A live input whose picture
+   * size changes (a source switched upstream) is scaled to the size the encoder opened with, so
+   * the output stays one stream (x264 would otherwise read the top-left corner of a larger picture)
+   * and every frame is still measured against the picture it was made from.
+   */
   async function ensureScaler(frame: Beamcoder.Frame): Promise<Beamcoder.Frame[]> {
-    const w = width ?? frame.width
-    const h = height ?? frame.height
+    outputSize ??= { w: width ?? frame.width, h: height ?? frame.height }
+    const { w, h } = outputSize
+    const input = `${frame.width}x${frame.height} ${frame.format}`
+    if (lastInputPicture !== undefined && input !== lastInputPicture) {
+      log.info('input picture size or format changed: frames are scaled to the output size', { from: lastInputPicture, to: input, output: `${w}x${h}` })
+    }
+    lastInputPicture = input
     if (frame.width === w && frame.height === h && frame.format === 'yuv420p') return [frame]
-    if (!scaler) {
-      scaler = await b.filterer({
+    if (scaler?.input !== input) {
+      const filterer = await b.filterer({
         filterType: 'video',
         inputParams: [
           {
@@ -356,8 +370,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         outputParams: [{ pixelFormat: 'yuv420p' }],
         filterSpec: `scale=${w}:${h},format=yuv420p`,
       } as never)
+      scaler = { filterer, input }
     }
-    const out = await scaler.filter([frame] as never)
+    const out = await scaler.filterer.filter([frame] as never)
     return (out as unknown as { frames: Beamcoder.Frame[] }[])[0]?.frames ?? []
   }
 
@@ -370,8 +385,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   function encoderOpenError(err: unknown, w: number, h: number): EncodeError {
-    const why = (err as Error).message.replace(/^In file .* found error: /, '')
-    return new EncodeError(EncodeErrorCode.ENCODER_OPEN, `cannot open the ${codec === VideoCodec.H264 ? 'libx264' : 'libx265'} encoder for ${w}x${h} (preset ${options.preset}, ${options.bitrateKbps} kb/s): ${why}`, { cause: err })
+    return new EncodeError(EncodeErrorCode.ENCODER_OPEN, `cannot open the ${codec === VideoCodec.H264 ? 'libx264' : 'libx265'} encoder for ${w}x${h} (preset ${options.preset}, ${options.bitrateKbps} kb/s): ${beamcoderMessage(err)}`, { cause: err })
   }
 
   /** beamcoder opens the codec on the first encode(): a refused setting shows only then. */
