@@ -79,13 +79,6 @@ function looksLikeTs(path: string): boolean {
   }
 }
 
-/** What ffprobe says about a file or a lavfi graph before beamcoder is given it. */
-export type ProbeVerdict =
-  | { readonly ok: true; readonly streamTypes: readonly string[] }
-  | { readonly ok: false; readonly reason: string }
-  /** No ffprobe on this machine: nothing could be checked. */
-  | { readonly ok: undefined }
-
 /**
  * FFmpeg's own words for why an input does not open. beamcoder's rejection says only
  * "Problem opening input format: Invalid data found when processing input"; the system's ffprobe
@@ -94,22 +87,14 @@ export type ProbeVerdict =
  * ffprobe is asked why, in its own process (about 0.1 s, only on that error path). It used to open
  * every input before beamcoder, because beamcoder 0.7.1 could segfault after a failed open; the
  * patch fixed that (docs/encoder.md), and the pre-check's 0.12 s came off every encode's start.
+ * Undefined when ffprobe opens it, or there is no ffprobe on this machine.
  */
-export async function probeWithFfprobe(target: string, options: { lavfi?: boolean; timeoutMs?: number } = {}): Promise<ProbeVerdict> {
-  const args = ['-v', 'error', ...(options.lavfi ? ['-f', 'lavfi'] : []), '-show_entries', 'stream=codec_type', '-of', 'json', target]
+async function ffprobeFailure(target: string, options: { lavfi: boolean; timeoutMs?: number }): Promise<string | undefined> {
+  const args = ['-v', 'error', ...(options.lavfi ? ['-f', 'lavfi'] : []), target]
   return new Promise((resolve) => {
-    execFile(process.env.FFPROBE_BIN ?? 'ffprobe', args, { timeout: options.timeoutMs ?? 15_000, maxBuffer: 4 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return resolve({ ok: undefined })
-      if (err) {
-        if ((err as { killed?: boolean }).killed) return resolve({ ok: false, reason: 'probing it took longer than 15 s' })
-        return resolve({ ok: false, reason: ffprobeReason(stderr, target) })
-      }
-      try {
-        const parsed = JSON.parse(stdout) as { streams?: { codec_type?: string }[] }
-        resolve({ ok: true, streamTypes: (parsed.streams ?? []).map((st) => st.codec_type ?? 'unknown') })
-      } catch {
-        resolve({ ok: false, reason: 'ffprobe gave no stream list' })
-      }
+    execFile(process.env.FFPROBE_BIN ?? 'ffprobe', args, { timeout: options.timeoutMs ?? 15_000, maxBuffer: 4 << 20, encoding: 'utf8' }, (err, _stdout, stderr) => {
+      if (!err || (err as NodeJS.ErrnoException).code === 'ENOENT') return resolve(undefined)
+      resolve((err as { killed?: boolean }).killed ? 'probing it took longer than 15 s' : ffprobeReason(stderr, target))
     })
   })
 }
@@ -125,10 +110,8 @@ function ffprobeReason(stderr: string, target: string): string {
 
 /** Why `target` did not open: ffprobe's reason when it cannot open it either, else beamcoder's. */
 async function openFailureReason(target: string, lavfi: boolean, err: unknown): Promise<string> {
-  const verdict = await probeWithFfprobe(target, { lavfi })
-  return verdict.ok === false ? verdict.reason : beamcoderMessage(err)
+  return (await ffprobeFailure(target, { lavfi })) ?? beamcoderMessage(err)
 }
-
 
 function isRegularFile(path: string): boolean {
   try {
