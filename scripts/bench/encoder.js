@@ -5,7 +5,7 @@
  * getting the same scores (the ffmpeg encode, then an ffmpeg psnr+ssim pass over its output).
  * All of it in one run, interleaved, on the same input; see scripts/bench/README.md.
  *
- *   node scripts/bench/encoder.js [--quick] [--check] [--reps N] [--breakdown] [--js-kernels] [--only-720p] [--regenerate]
+ *   node scripts/bench/encoder.js [--quick] [--check] [--reps N] [--breakdown] [--bound] [--js-kernels] [--only-720p] [--regenerate]
  *
  * Input per size (cached under .bench/): 10 s of a mandelbrot zoom with temporal grain, 30 fps,
  * stored as high-bitrate H.264 in MP4 (libx264 crf 12), so decoding it costs what decoding a
@@ -53,6 +53,7 @@ const FLAGS = /** @type {const} */ ({
   check: { type: 'boolean', default: false, description: 'exit non-zero when a 720p target is missed' },
   reps: { type: 'string', default: '3', description: 'timed repetitions of each variant' },
   breakdown: { type: 'boolean', default: false, description: "also time mqa's pipeline with measuring off, and beamcoder alone doing (b)'s FFmpeg work (not targets)" },
+  bound: { type: 'boolean', default: false, description: "also time FFmpeg's own tools doing (b)'s FFmpeg and metric work: (a) piped into a second ffmpeg that decodes it, with and without psnr+ssim against the source (not targets)" },
   'only-720p': { type: 'boolean', default: false, description: 'skip 1080p (the targets are checked at 720p)' },
   'js-kernels': { type: 'boolean', default: false, description: 'also time (b) on the plain-JS metric kernels (MQA_METRICS_KERNELS=js; not a target)' },
   regenerate: { type: 'boolean', default: false, description: 'rebuild the cached inputs in .bench/' },
@@ -160,6 +161,24 @@ function prepareSource(ffmpeg, ffprobe, width, height, seconds, regenerate) {
   return { file, width, height, seconds, frames, mbps: (statSync(file).size * 8) / seconds / 1e6 }
 }
 
+/**
+ * --bound: the source's frames decoded once into raw yuv420p (cached beside it), so the bound's
+ * second ffmpeg gets the reference pictures without decoding the source a second time, as (b)
+ * does not: it pairs the frames it already decoded for the encoder.
+ * @param {string} ffmpeg @param {Source} source
+ */
+function prepareRawSource(ffmpeg, source) {
+  const file = source.file.replace(/\.mp4$/, '.yuv')
+  const bytes = source.frames * source.width * source.height * 1.5
+  if (!existsSync(file) || statSync(file).size !== bytes) {
+    console.log(`making ${path.relative(REPO_ROOT, file)} (the source as raw yuv420p, ${(bytes / 2 ** 20).toFixed(0)} MB; once; cached) ...`)
+    const tmp = `${file}.tmp`
+    runFfmpeg(ffmpeg, ['-i', source.file, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', tmp])
+    renameSync(tmp, file)
+  }
+  return file
+}
+
 /** Video packets in a file, counted by the demuxer (no decode). @param {string} ffprobe @param {string} file */
 function countFrames(ffprobe, file) {
   const r = spawnSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file], { encoding: 'utf8' })
@@ -212,6 +231,25 @@ function ffmpegEncodeArgs(src, out, frames) {
     ['-x264-params', `scenecut=0:open-gop=0:keyint=${keyint}:bframes=${ENCODE.bframes}`],
     ['-an', '-f', 'mpegts', out],
   ].flat()
+}
+
+/**
+ * --bound: FFmpeg's own tools doing the FFmpeg and metric work (b) does, with none of mqa: (a)'s
+ * encode written to a pipe, and a second ffmpeg decoding that stream (single-threaded, as mqa's
+ * own-output decoder is) and, with `metrics`, running the psnr and ssim filters of the two-pass
+ * way against the source's frames (raw, decoded beforehand). Both processes run at once, as
+ * (b)'s stages do. Returns the arguments of /bin/sh.
+ * @param {string} ffmpeg @param {Source} source @param {string | undefined} rawSource  with metrics
+ */
+function ffmpegBoundArgs(ffmpeg, source, rawSource) {
+  const q = (/** @type {string} */ x) => `'${x.replaceAll("'", "'\\''")}'`
+  const encode = [ffmpeg, '-hide_banner', '-nostats', '-loglevel', 'error', '-nostdin', '-y', ...ffmpegEncodeArgs(source.file, 'pipe:1')]
+  // Its final stats line ("frame=  300 ...") and the filters' summaries are the run's check.
+  const decode = [ffmpeg, '-hide_banner', '-loglevel', 'info', '-nostdin', '-threads', '1', '-f', 'mpegts', '-i', 'pipe:0']
+  const measure = rawSource
+    ? ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${source.width}x${source.height}`, '-framerate', String(FPS), '-i', rawSource, '-lavfi', METRICS_GRAPH]
+    : ['-map', '0:v']
+  return ['-c', `set -o pipefail; ${encode.map(q).join(' ')} | ${[...decode, ...measure, '-f', 'null', '-'].map(q).join(' ')}`]
 }
 
 /** (b): the issue's command line. @param {string} src @param {string} out @param {string[]} extra */
@@ -318,7 +356,7 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
   const settings = verifySettings(ffmpeg, source)
 
   /** @type {Record<string, Run[]>} */
-  const runs = { encode: [], metrics: [], mqa: [], unmeasured: [], floor: [], jsKernels: [] }
+  const runs = { encode: [], metrics: [], mqa: [], unmeasured: [], floor: [], boundDecode: [], boundMetrics: [], jsKernels: [] }
   /** @type {SizeResult['mqaSummaries']} */
   const mqaSummaries = []
   /** @type {{ name: string, run: () => Promise<void> }[]} */
@@ -359,6 +397,21 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
       },
     })
   }
+  if (flags.bound) {
+    const raw = prepareRawSource(ffmpeg, source)
+    sides.push({
+      name: 'ffmpeg | ffmpeg decode',
+      run: async () => {
+        runs.boundDecode?.push(checkBound(await runMeasured('/bin/bash', ffmpegBoundArgs(ffmpeg, source, undefined), gnuTime), source, false))
+      },
+    })
+    sides.push({
+      name: 'ffmpeg | ffmpeg decode + psnr + ssim',
+      run: async () => {
+        runs.boundMetrics?.push(checkBound(await runMeasured('/bin/bash', ffmpegBoundArgs(ffmpeg, source, raw), gnuTime), source, true))
+      },
+    })
+  }
   if (flags['js-kernels']) {
     const outJs = path.join(OUT_DIR, `${tag}-b-mqa-js-kernels.ts`)
     sides.push({
@@ -391,6 +444,20 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
   })
   const verification = verifyOutputs(ffmpeg, ffprobe, source, { outA, outB, report, metricsLog: runs.metrics?.at(-1)?.stderr ?? '' })
   return { source, runs, twoPass, mqaSummaries, verification: { ...verification, settings } }
+}
+
+/**
+ * A --bound run decoded every frame of the encode (its last stats line) and, with metrics, both
+ * filters printed their summaries.
+ * @param {Run} run @param {Source} source @param {boolean} metrics @returns {Run}
+ */
+function checkBound(run, source, metrics) {
+  const frames = Number([...run.stderr.matchAll(/frame=\s*(\d+)/g)].at(-1)?.[1])
+  const scored = /PSNR y:/.test(run.stderr) && /SSIM Y:/.test(run.stderr)
+  if (frames !== source.frames || (metrics && !scored)) {
+    throw new Error(`ffmpeg | ffmpeg${metrics ? ' with psnr+ssim' : ''}: ${frames} frames decoded${metrics && !scored ? ', no scores' : ''}, want ${source.frames}:\n${run.stderr.trim().split('\n').slice(-5).join('\n')}`)
+  }
+  return run
 }
 
 /**
@@ -542,6 +609,10 @@ function printSize(r) {
   if (r.runs.unmeasured?.length) console.log(line('    mqa pipeline, measuring off (--breakdown)', summarize(r.runs.unmeasured)))
   const floor = r.runs.floor?.length ? summarize(r.runs.floor) : undefined
   if (floor) console.log(line('    beamcoder only, same FFmpeg work (--breakdown)', floor))
+  const boundDecode = r.runs.boundDecode?.length ? summarize(r.runs.boundDecode) : undefined
+  const boundMetrics = r.runs.boundMetrics?.length ? summarize(r.runs.boundMetrics) : undefined
+  if (boundDecode) console.log(line('    ffmpeg (a) | ffmpeg decoding it (--bound)', boundDecode))
+  if (boundMetrics) console.log(line('    ffmpeg (a) | ffmpeg decode + psnr+ssim (--bound)', boundMetrics))
   if (r.runs.jsKernels?.length) console.log(line('    (b) on the plain-JS kernels (--js-kernels)', summarize(r.runs.jsKernels)))
   const inside = median(r.mqaSummaries.map((x) => x.wallMs)) / 1000
   console.log(`(b) itself reports ${inside.toFixed(2)} s from opening the input to the trailer; the other ${(b.wallS - inside).toFixed(2)} s are node start-up, module and beamcoder loading, exit`)
@@ -552,6 +623,14 @@ function printSize(r) {
     console.log(
       `above (a): (b) ${(b.cpuS - a.cpuS).toFixed(1)} CPU s = beamcoder alone ${(floor.cpuS - a.cpuS).toFixed(1)} (the second decode and beamcoder's per-frame objects) + mqa's own ${(b.cpuS - floor.cpuS).toFixed(1)} ` +
         `(pairing, metrics pool, SEI, muxing, analysis, start-up); beamcoder alone/(a): ${(floor.wallS / a.wallS).toFixed(2)}× wall, ${(floor.cpuS / a.cpuS).toFixed(2)}× CPU`,
+    )
+  }
+  if (boundDecode && boundMetrics) {
+    // What the (b)/(a) target asks, set against what FFmpeg's own C code needs for the same work.
+    console.log(
+      `FFmpeg's own tools doing (b)'s work (--bound): encode | decode ${(boundDecode.wallS / a.wallS).toFixed(2)}× (a)'s wall, ${(boundDecode.cpuS / a.cpuS).toFixed(2)}× its CPU; ` +
+        `encode | decode + psnr+ssim ${(boundMetrics.wallS / a.wallS).toFixed(2)}× wall, ${(boundMetrics.cpuS / a.cpuS).toFixed(2)}× CPU ` +
+        `(${(boundMetrics.cpuS / 2 / a.wallS).toFixed(2)}× (a)'s wall if both cores were busy throughout); (b) against it: ${(b.wallS / boundMetrics.wallS).toFixed(2)}× wall, ${(b.cpuS / boundMetrics.cpuS).toFixed(2)}× CPU`,
     )
   }
   console.log(
