@@ -2,7 +2,8 @@
 /**
  * The floor beamcoder sets under `mqa encode`: the same work in FFmpeg's libraries (demux, decode,
  * libx264 with the settings mqa gives it, decode of its own output) through beamcoder 0.7.1, and
- * nothing else: no pairing, no metrics, no SEI, no muxing, no analysis. scripts/bench/encoder.js
+ * nothing else: no pairing, no metrics, no SEI, no muxing, no analysis. Frames are released as
+ * soon as they are used (`Frame.release`, added by the patch), as mqa releases them. scripts/bench/encoder.js
  * --breakdown times it beside (a) and (b), so what (b) costs above the ffmpeg CLI splits into
  * what beamcoder's per-frame objects cost and what mqa's own pipeline costs.
  *
@@ -50,7 +51,11 @@ let decodedAgain = 0
 /** @param {any[]} out */
 async function decodeAgain(out) {
   packets += out.length
-  for (const p of out) decodedAgain += (await recon.decode(p)).frames.length
+  for (const p of out) {
+    const again = (await recon.decode(p)).frames
+    decodedAgain += again.length
+    for (const f of again) f.release()
+  }
 }
 
 /** @param {any} frame */
@@ -64,7 +69,10 @@ async function encodeFrame(frame) {
   frame.pts = frames
   frame.pict_type = frames % gop === 0 ? 'I' : null
   frames++
-  await decodeAgain((await encoder.encode(frame)).packets)
+  const encoded = await encoder.encode(frame)
+  // As mqa does (the patch's Frame.release): the picture goes back to the decoder's pool now.
+  frame.release()
+  await decodeAgain(encoded.packets)
 }
 
 for (;;) {

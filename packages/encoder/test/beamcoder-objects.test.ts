@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadBeamcoder } from '../src/io/beamcoder.js'
+import { type Beamcoder, loadBeamcoder } from '../src/io/beamcoder.js'
 
 /**
  * patches/beamcoder@0.7.1.patch puts a Frame's and a Packet's accessors on one prototype per
@@ -84,5 +84,80 @@ describe('beamcoder frames and packets (patched: accessors on a shared prototype
     expect(packets.every((p) => p.size > 0 && p.proto === Object.getPrototypeOf(b.packet()))).toBe(true)
     expect(frames.map((f) => f.pts)).toEqual([0, 1, 2, 3, 4])
     expect(frames.every((f) => f.width === 64 && f.proto === Object.getPrototypeOf(picture))).toBe(true)
+  })
+})
+
+/**
+ * The patch's `Frame.copyPlane` and `Frame.release`: the encoder copies each picture into its
+ * metrics slab without a Buffer that references it, then gives the picture back to its decoder
+ * at once instead of when the garbage collector gets to the object (BENCHMARKS.md, fifth session).
+ */
+describe('beamcoder frames: copyPlane and release (patched)', () => {
+  const b = loadBeamcoder()
+  b.logging('fatal')
+
+  /**
+   * `count` frames of a real H.264 decode (x264 ultrafast, a moving gradient), all kept, and how
+   * much the process's resident memory grew after the first 10 (the codecs are set up by then).
+   */
+  async function decodedFrames(count: number, release: boolean, width = 64, height = 48): Promise<{ frames: Beamcoder.Frame[]; rssGrowth: number }> {
+    const encoder = b.encoder({ name: 'libx264', width, height, pix_fmt: 'yuv420p', time_base: [1, 30], framerate: [30, 1], priv_data: { preset: 'ultrafast', tune: 'zerolatency' } } as never)
+    const decoder = b.decoder({ name: 'h264', thread_count: 1 } as never)
+    const picture = b.frame({ width, height, format: 'yuv420p' } as never).alloc()
+    const [y, u, v] = picture.data as Buffer[]
+    const frames: Beamcoder.Frame[] = []
+    let before = 0
+    for (let i = 0; i < count; i++) {
+      if (i === 10) before = process.memoryUsage().rss
+      for (let k = 0; k < y!.length; k++) y![k] = (k + i * 3) & 0xff
+      u!.fill(128)
+      v!.fill(128)
+      picture.pts = i
+      for (const p of (await encoder.encode(picture)).packets) {
+        for (const fr of (await decoder.decode(p)).frames) {
+          if (release) fr.release()
+          frames.push(fr)
+        }
+      }
+    }
+    return { frames, rssGrowth: process.memoryUsage().rss - before }
+  }
+
+  it('copies a decoded plane, padding rows included, into a Uint8Array over a SharedArrayBuffer at an offset', async () => {
+    const { frames } = await decodedFrames(3, false)
+    const f = frames.at(-1)!
+    const target = new Uint8Array(new SharedArrayBuffer(1 << 16))
+    for (const [i, rows] of [48, 24, 24].entries()) {
+      const bytes = f.linesize[i]! * rows
+      const offset = 100 + i * 8192
+      f.copyPlane(i, target, offset, bytes)
+      expect(Buffer.from(target.subarray(offset, offset + bytes)).equals(f.data[i]!.subarray(0, bytes))).toBe(true)
+    }
+    expect(target[99]).toBe(0)
+  })
+
+  it('refuses, with a RangeError, a copy past the plane, past the target, or of a plane the frame has not', async () => {
+    const { frames } = await decodedFrames(1, false)
+    const f = frames[0]!
+    const target = new Uint8Array(1 << 16)
+    expect(() => f.copyPlane(0, target, 0, 1 << 24)).toThrow(/run past the buffer that holds the plane/)
+    expect(() => f.copyPlane(0, target, (1 << 16) - 10, 64)).toThrow(/past the end of the target/)
+    expect(() => f.copyPlane(0, target, -1, 64)).toThrow(RangeError)
+    expect(() => f.copyPlane(5, target, 0, 64)).toThrow(/no such plane/)
+    expect(() => f.copyPlane(0, new Uint16Array(64) as unknown as Uint8Array, 0, 8)).toThrow(/must be a Uint8Array/)
+  })
+
+  it('release gives the picture back: the frame is empty after, and the decoder reuses its buffers', async () => {
+    // 100 frames of 640x360 kept as objects: their pictures stay resident (340 KB each, 30 MB in
+    // all) unless released, when the decoder's pool hands the same few buffers out again.
+    const kept = await decodedFrames(100, false, 640, 360)
+    const released = await decodedFrames(100, true, 640, 360)
+    expect(kept.frames.length).toBe(released.frames.length)
+    expect(kept.rssGrowth).toBeGreaterThan(90 * 640 * 360 * 1.5 * 0.9)
+    expect(released.rssGrowth).toBeLessThan(kept.rssGrowth / 4)
+    const f = released.frames[0]!
+    expect([f.width, f.height, f.data.length]).toEqual([0, 0, 0])
+    expect(() => f.copyPlane(0, new Uint8Array(64), 0, 1)).toThrow(/no such plane/)
+    f.release() // twice: nothing more to drop
   })
 })

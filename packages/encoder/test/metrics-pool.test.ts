@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { MetricsPool, slabSlots } from '../src/io/metrics-pool.js'
+import { MetricsPool, type NotRun, slabSlots } from '../src/io/metrics-pool.js'
 import { PictureSlab, pictureBytes, type FramePlanes } from '../src/io/metrics-task.js'
 import { computePsnrSsim, type Picture } from '../src/metrics/index.js'
 import { makePicture, noise } from './pictures.js'
@@ -9,22 +9,49 @@ function asFrame(p: Picture): FramePlanes {
   return { data: p.planes.map((q) => q.data), linesize: p.planes.map((q) => q.linesize), width: p.planes[0].width, height: p.planes[0].height }
 }
 
+/** The encoder's two steps in one: the source held when decoded, then measured against `recon`. */
+function holdAndRun(pool: MetricsPool, key: number, source: FramePlanes, recon: FramePlanes): ReturnType<MetricsPool['tryRun']> {
+  const held = pool.hold(source)
+  return typeof held === 'string' ? held : pool.tryRun(key, held, recon)
+}
+
 describe('picture slab', () => {
-  it('copies each plane to its own 64-byte-aligned place in the slot half, padding rows included, and nothing past them', () => {
+  it('copies each plane to its own 64-byte-aligned place in the slot, padding rows included, and nothing past them', () => {
     const frame = asFrame(makePicture(66, 34, noise(1), '420', 6, 2))
     const slab = new PictureSlab(3, pictureBytes(frame))
+    slab.acquire()
     const slot = slab.acquire()!
-    const refs = slab.copyIn(slot, 1, frame)!
+    const refs = slab.copyIn(slot, frame)!
     expect(refs.map((r) => [r.linesize, r.width, r.height])).toEqual([[72, 66, 34], [41, 33, 17], [39, 33, 17]])
     const bytes = new Uint8Array(slab.buffer)
     for (const [i, r] of refs.entries()) {
       expect(r.offset % 64).toBe(0)
-      expect(r.offset).toBeGreaterThanOrEqual((slot * 2 + 1) * slab.pictureBytes)
-      expect(r.offset + r.linesize * r.height).toBeLessThanOrEqual((slot * 2 + 2) * slab.pictureBytes)
+      expect(r.offset).toBeGreaterThanOrEqual(slot * slab.pictureBytes)
+      expect(r.offset + r.linesize * r.height).toBeLessThanOrEqual((slot + 1) * slab.pictureBytes)
       expect(bytes.subarray(r.offset, r.offset + r.linesize * r.height)).toEqual(frame.data[i]!.subarray(0, r.linesize * r.height))
+      expect(slab.view(r.offset, r.linesize * r.height)).toEqual(frame.data[i]!.subarray(0, r.linesize * r.height))
     }
-    // The other half of the slot, and the other slots, are untouched.
-    expect(bytes.subarray(slot * 2 * slab.pictureBytes, (slot * 2 + 1) * slab.pictureBytes).every((b) => b === 0)).toBe(true)
+    // The other slots are untouched.
+    expect(bytes.subarray(0, slot * slab.pictureBytes).every((b) => b === 0)).toBe(true)
+    expect(bytes.subarray((slot + 1) * slab.pictureBytes).every((b) => b === 0)).toBe(true)
+  })
+
+  it('grows by whole slots while its growable buffer can, and not at all on a fixed one', () => {
+    const picture = 64 * 10
+    const slab = new PictureSlab(2, picture, new SharedArrayBuffer(0, { maxByteLength: picture * 5 }))
+    expect(slab.buffer.byteLength).toBe(picture * 2)
+    slab.acquire()
+    slab.acquire()
+    expect(slab.acquire()).toBeUndefined()
+    expect(slab.inUse).toBe(2)
+    expect(slab.grow(2)).toBe(2)
+    expect([slab.slots, slab.buffer.byteLength]).toEqual([4, picture * 4])
+    expect(new Set([slab.acquire(), slab.acquire()])).toEqual(new Set([2, 3]))
+    expect(slab.grow(4)).toBe(1) // room for one more picture only
+    expect(slab.grow(1)).toBe(0)
+    const frame = asFrame(makePicture(16, 8, noise(4)))
+    expect(slab.copyIn(4, frame)?.[0]?.offset).toBe(picture * 4) // the new slot is in the view
+    expect(new PictureSlab(1, picture).grow(1)).toBe(0)
   })
 
   it('hands out each slot once until it is released, and refuses to release a free one', () => {
@@ -43,20 +70,20 @@ describe('picture slab', () => {
   it('refuses a picture larger than it was made for, or one whose planes are shorter than linesize × height', () => {
     const small = asFrame(makePicture(32, 16, noise(2)))
     const slab = new PictureSlab(1, pictureBytes(small))
-    expect(slab.copyIn(0, 0, asFrame(makePicture(64, 32, noise(3))))).toBeUndefined()
+    expect(slab.copyIn(0, asFrame(makePicture(64, 32, noise(3))))).toBeUndefined()
     const short = { ...small, data: [small.data[0]!.subarray(0, 100), small.data[1]!, small.data[2]!] }
-    expect(slab.copyIn(0, 0, short)).toBeUndefined()
-    expect(slab.copyIn(0, 0, small)).toBeDefined()
+    expect(slab.copyIn(0, short)).toBeUndefined()
+    expect(slab.copyIn(0, small)).toBeDefined()
   })
 })
 
 describe('slab slots', () => {
-  it('gives the tasks wanted when they fit, fewer when pictures are huge, none when one pair does not fit', () => {
+  it('gives the slots wanted when they fit, fewer when pictures are huge, none when one picture does not fit', () => {
     const GiB = 1 << 30
-    expect(slabSlots(8, 1_382_400 * 1.25, GiB)).toBe(8) // 720p
-    expect(slabSlots(256, 3_110_400 * 1.25, GiB)).toBe(138) // 1080p, --workers 64
-    expect(slabSlots(8, 49_766_400 * 1.25, GiB)).toBe(8) // 8K
-    expect(slabSlots(8, 600_000_000, GiB)).toBe(0)
+    expect(slabSlots(32, 1_382_400 * 1.25, GiB)).toBe(32) // 720p
+    expect(slabSlots(300, 3_110_400 * 1.25, GiB)).toBe(276) // 1080p
+    expect(slabSlots(32, 49_766_400 * 1.25, GiB)).toBe(17) // 8K
+    expect(slabSlots(32, 1_200_000_000, GiB)).toBe(0)
   })
 })
 
@@ -77,7 +104,7 @@ describe('metrics pool (real worker threads)', () => {
     const results = []
     for (const [key, { ref, dist }] of pairs.entries()) {
       await pool.whenReady()
-      const run = pool.tryRun(key, asFrame(ref), asFrame(dist))
+      const run = holdAndRun(pool, key, asFrame(ref), asFrame(dist))
       if (typeof run === 'string') throw new Error(`not run: ${run}`)
       results.push(run)
     }
@@ -93,10 +120,10 @@ describe('metrics pool (real worker threads)', () => {
   it('hands one worker four frames before it starts a second (a burst of a B-frame group stays on one)', async () => {
     pool = new MetricsPool({ workers: 2 })
     const p = asFrame(makePicture(64, 32, noise(3)))
-    const burst = [0, 1, 2, 3].map((key) => pool!.tryRun(key, p, p))
+    const burst = [0, 1, 2, 3].map((key) => holdAndRun(pool!, key, p, p))
     expect(pool.workers).toBe(1)
     await Promise.all(burst)
-    const more = [4, 5, 6, 7, 8].map((key) => pool!.tryRun(key, p, p))
+    const more = [4, 5, 6, 7, 8].map((key) => holdAndRun(pool!, key, p, p))
     expect(pool.workers).toBe(2)
     expect((await Promise.all(more)).map((r) => (r as { key: number }).key)).toEqual([4, 5, 6, 7, 8])
   })
@@ -104,16 +131,52 @@ describe('metrics pool (real worker threads)', () => {
   it('is bounded: refuses a task while maxQueue are in flight, takes one again after, and refuses a larger picture', async () => {
     pool = new MetricsPool({ workers: 1, maxQueue: 2 })
     const p = asFrame(makePicture(64, 32, noise(9)))
-    const first = [pool.tryRun(0, p, p), pool.tryRun(1, p, p)]
+    const first = [holdAndRun(pool, 0, p, p), holdAndRun(pool, 1, p, p)]
     expect(pool.full).toBe(true)
-    expect(pool.tryRun(2, p, p)).toBe('full')
+    expect(holdAndRun(pool, 2, p, p)).toBe('full')
     await Promise.all(first)
     expect(pool.full).toBe(false)
-    const again = pool.tryRun(3, p, p)
+    expect(pool.held).toBe(0) // the refused frame's source went back too
+    const again = holdAndRun(pool, 3, p, p)
     expect(typeof again).toBe('object')
     expect((await (again as Promise<{ ssim: { all: number } }>)).ssim.all).toBeCloseTo(1, 12)
     const big = asFrame(makePicture(128, 64, noise(9)))
-    expect(pool.tryRun(4, big, big)).toBe('geometry')
-    expect(pool.inFlight).toBe(0)
+    expect(pool.hold(big)).toBe('geometry')
+    const held = pool.hold(p)
+    if (typeof held === 'string') throw new Error(`not held: ${held}`)
+    expect(pool.tryRun(4, held, big)).toBe('geometry')
+    expect([pool.inFlight, pool.held]).toEqual([0, 0])
+  })
+
+  it("sizes its slots from a source for the recon decoder's wider rows (160x90: 160-byte rows in, 256 out)", async () => {
+    pool = new MetricsPool({ workers: 1 })
+    const source = asFrame(makePicture(160, 90, noise(5)))
+    const recon = asFrame(makePicture(160, 90, noise(6), '420', 96))
+    expect([source.linesize, recon.linesize]).toEqual([[160, 80, 80], [256, 176, 176]]) // chroma wider than the decoder's 128
+    const held = pool.hold(source)
+    if (typeof held === 'string') throw new Error(`not held: ${held}`)
+    const run = pool.tryRun(0, held, recon)
+    if (typeof run === 'string') throw new Error(`not run: ${run}`)
+    const want = computePsnrSsim(makePicture(160, 90, noise(5)), makePicture(160, 90, noise(6), '420', 96))
+    expect((await run).ssim.all).toBe(want.ssim.all)
+  })
+
+  it('holds sources while the encoder delays them, growing its slab past the first 32 slots, and gives slots back on drop', async () => {
+    pool = new MetricsPool({ workers: 1 })
+    const frames = Array.from({ length: 40 }, (_, i) => asFrame(makePicture(64, 32, noise(i + 1))))
+    const held = frames.map((f) => pool!.hold(f))
+    expect(held.every((h) => typeof h === 'object')).toBe(true)
+    expect([pool.held, pool.slots]).toEqual([40, 48])
+    // Each held source is still its own picture after 39 more holds: measured against the next
+    // frame, it scores what the reference kernels give for those two pictures.
+    const runs = held.slice(0, 4).map((h, key) => pool!.tryRun(key, h as Exclude<typeof h, NotRun>, frames[key + 1]!))
+    const pictures = Array.from({ length: 5 }, (_, i) => makePicture(64, 32, noise(i + 1)))
+    for (const [key, r] of (await Promise.all(runs as Promise<{ ssim: { all: number }; psnr: { average: number } }>[])).entries()) {
+      const want = computePsnrSsim(pictures[key]!, pictures[key + 1]!)
+      expect([r.psnr.average, r.ssim.all]).toEqual([want.psnr.average, want.ssim.all])
+    }
+    for (const h of held.slice(4)) pool.drop(h as Exclude<typeof h, NotRun>)
+    expect(pool.held).toBe(0)
+    expect(pool.view(held[0] as Exclude<(typeof held)[0], NotRun>, 0).length).toBe(frames[0]!.linesize[0]! * 32)
   })
 })

@@ -28,8 +28,8 @@ import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameR
 import { videoEncoderOptions } from '../video-encoder-options.js'
 import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { InputError, checkInput, openInput, type OpenedInput } from './input.js'
-import { MetricsPool } from './metrics-pool.js'
-import { framePlanes, type FramePlanes } from './metrics-task.js'
+import { type HeldSource, MetricsPool, type NotRun } from './metrics-pool.js'
+import { framePicture } from './metrics-task.js'
 import { OutputError, Outputs, assertWritableOutput } from './output.js'
 import { ShellError } from './errors.js'
 
@@ -168,10 +168,24 @@ function chromaOf(scores: FidelityScores | undefined): Pick<ReportFrame, 'psnrUD
   return { psnrUDb: Math.min(scores.psnrUDb, PSNR_CAP_DB), psnrVDb: Math.min(scores.psnrVDb, PSNR_CAP_DB), ssimU: scores.ssimU, ssimV: scores.ssimV }
 }
 
+/**
+ * Gives a beamcoder frame's picture back to whoever made it now (`Frame.release`, added by the
+ * beamcoder patch), rather than when the garbage collector finalizes the object: the decoders'
+ * buffer pools then reuse their buffers instead of allocating and zeroing new ones, and V8 stops
+ * counting them as external memory, which was what started most of its collections.
+ */
+function releaseFrame(frame: Beamcoder.Frame): void {
+  frame.release()
+}
+
 interface PendingFrame {
   readonly meta: FrameMeta
-  /** The source frame's planes (beamcoder's buffers, held), until its recon frame arrives. */
-  source: FramePlanes | undefined
+  /**
+   * The source picture, copied into the metrics pool's slab when it was decoded, until its recon
+   * frame arrives; or why it could not be (then the frame is left unmeasured); undefined when
+   * not measuring, or once handed on.
+   */
+  source: HeldSource | NotRun | undefined
 }
 
 /**
@@ -477,10 +491,14 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     const corrupt = Boolean((src as unknown as { flags?: { CORRUPT?: boolean } }).flags?.CORRUPT) || Boolean((src as unknown as { decode_error_flags?: Record<string, boolean> }).decode_error_flags && Object.values((src as unknown as { decode_error_flags: Record<string, boolean> }).decode_error_flags).some(Boolean))
     const frames = await ensureScaler(src)
     for (const frame of frames) {
-      const planes = framePlanes(frame as never)
+      // Measuring, the source picture goes into the pool's slab now, and the analysis reads its
+      // luma there: the decoder's frame is then released once the encoder has it (below).
+      const picture = framePicture(frame as never)
+      const held = pool ? pool.hold(picture) : undefined
+      const luma = held !== undefined && typeof held !== 'string' ? pool!.view(held, 0) : (frame as unknown as { data: Uint8Array[] }).data[0]!
       const analysis = analyzer.analyze({
         ptsTicks,
-        luma: sampleLuma({ data: planes.data[0]!, linesize: planes.linesize[0]!, width: frame.width, height: frame.height }, lumaSampleStep(frame.width, frame.height)),
+        luma: sampleLuma({ data: luma, linesize: picture.linesize[0]!, width: picture.width, height: picture.height }, lumaSampleStep(picture.width, picture.height)),
         keyFrame: src.key_frame,
         transportErrors,
         decodeErrors: decodeErrorsSinceFrame,
@@ -491,7 +509,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       const meta: FrameMeta = { fn: fn++, frameIndex, timecode: formatTimecode(frameIndexToTimecode(frameIndex, rate, dropFrame)), analysis, audio: audioAnalyzer?.score() }
       // A source (measuring off) keeps no copy: nothing will compare against it. Keyed, like
       // everything downstream of the encoder, by the output index (the encoder's PTS).
-      pending.set(outputIndex, { meta, source: measuring ? planes : undefined })
+      const before = pending.get(outputIndex)?.source
+      if (before !== undefined && typeof before !== 'string') pool?.drop(before)
+      pending.set(outputIndex, { meta, source: held })
       // IDR on the grid: at every multiple of G, or the first frame past one if that frame is missing.
       // The grid is on the time of day (F past midnight counts on; at 29.97 drop-frame a day is not
       // a whole number of GOPs), so an encoder started after midnight cuts where one running
@@ -505,6 +525,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       if (options.realtime && stoppedAt === undefined) await pace(outputIndex)
       encoder ??= openEncoder(frame.width, frame.height)
       const encoded = await encodeFrame(encoder, frame)
+      // libavcodec keeps its own reference to what it still needs: ours goes back to the decoder's pool.
+      releaseFrame(frame)
       packetsOut += encoded.packets.length
       // A codec that failed to open takes frames and says nothing (beamcoder 0.7.1); x264's and
       // x265's lookahead holds at most a few dozen frames, so hundreds without a packet is that.
@@ -516,6 +538,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       if (measuring) recon ??= b.decoder({ name: codec === VideoCodec.H264 ? 'h264' : 'hevc', thread_count: 1, ...(encoder.extradata ? { extradata: encoder.extradata } : {}) } as never)
       await handlePackets(encoded.packets)
     }
+    // Scaled: the decoder's own frame (the scaler's were released above).
+    if (!frames.includes(src)) releaseFrame(src)
   }
 
   async function pace(frameIndex: number): Promise<void> {
@@ -553,25 +577,35 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   async function measure(rf: Beamcoder.Frame): Promise<void> {
     const key = rf.pts as number
     const pf = pending.get(key)
-    if (!pf?.source) return
-    const source = pf.source
-    pf.source = undefined
-    if (!pool) return
-    if (!live) await pool.whenReady()
-    const run = pool.tryRun(key, source, framePlanes(rf as never))
+    const held = pf?.source
+    if (pf) pf.source = undefined
+    if (!pool || held === undefined) {
+      releaseFrame(rf)
+      return
+    }
+    let run: ReturnType<MetricsPool['tryRun']>
+    if (typeof held === 'string') {
+      run = held
+    } else {
+      if (!live) await pool.whenReady()
+      run = pool.tryRun(key, held, framePicture(rf as never))
+    }
     if (run === 'full') {
+      releaseFrame(rf)
       overload++
       const r = errorLog.record('ERR_METRICS_OVERLOAD')
-      if (r) log.warn('metrics pool behind: frame left unmeasured', { frameIndex: key, total: r.total })
+      if (r) log.warn('metrics pool behind (or its slab at 1 GiB): frame left unmeasured', { frameIndex: key, total: r.total })
       release.resolve(key, null)
       return
     }
     if (run === 'geometry') {
       const r = errorLog.record('ERR_METRICS_GEOMETRY')
-      if (r) log.warn('frame does not fit the metrics slab (larger than the first measured one, or the slab past 1 GiB): left unmeasured', { frameIndex: key, width: rf.width, height: rf.height, total: r.total })
+      if (r) log.warn("frame does not fit the metrics slab's slots (larger than the first measured frame): left unmeasured", { frameIndex: key, width: rf.width, height: rf.height, total: r.total })
+      releaseFrame(rf)
       release.resolve(key, null)
       return
     }
+    releaseFrame(rf)
     run.then(
       (res) => {
         if (!res.psnr || !res.ssim) {
@@ -613,6 +647,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
     const pf = pending.get(key)
     pending.delete(key)
+    // Its scores came too late or not at all: a source still held gives its slot back.
+    if (pf?.source !== undefined && typeof pf.source !== 'string') pool?.drop(pf.source)
     const meta: FrameMeta = pf?.meta ?? { fn: -1, frameIndex: key, timecode: formatTimecode(frameIndexToTimecode(key, rate, dropFrame)), analysis: { errors: 0, dropped: 0, frozen: false, black: false, concealed: false } }
     const keyFrame = Boolean(packet.flags?.KEY)
     const records: MqaRecordInput[] = []

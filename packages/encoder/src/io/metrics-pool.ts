@@ -1,22 +1,33 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
-import { type FramePlanes, type MetricsResult, type MetricsTask, type MetricsWorkerData, PictureSlab, pictureBytes } from './metrics-task.js'
+import { type MetricsResult, type MetricsTask, type MetricsWorkerData, type PictureSource, type PlaneRef, PictureSlab, slotBytes } from './metrics-task.js'
 
 /** Why a frame was not handed to the pool. */
 export type NotRun = 'full' | 'geometry'
+
+/** A source picture copied into the pool's slab, waiting for its reconstructed frame. */
+export interface HeldSource {
+  readonly slot: number
+  readonly planes: readonly PlaneRef[]
+}
 
 /**
  * The worker pool that measures frames off the main thread. Bounded: `tryRun` refuses a task when
  * `maxQueue` tasks are already in flight, so the caller can mark that frame unmeasured (live) or
  * wait (`whenReady`, file input) — never an unbounded queue. The pool owns the memory it measures
- * in: a slab of `maxQueue` picture-pair slots shared with its workers. The workers start with the
- * pool (one at once, another, up to `workers`, when each has TASKS_PER_WORKER frames), each given
- * the slab as a growable SharedArrayBuffer, which the first frame sizes: a live input's first
- * frames then find a worker ready.
+ * in: a slab of picture slots shared with its workers. A frame's source picture goes into a
+ * slot when it is decoded (`hold`: the decoder's frame can then be released at once, not held
+ * until its reconstruction comes out of the encoder and the second decoder), its reconstruction
+ * into another when that comes (`tryRun`). So the slots cover the encoder's delay as well as the
+ * tasks in flight: the slab starts with INITIAL_SLOTS and grows by GROW_SLOTS when a frame finds none free,
+ * up to MAX_SLAB_BYTES (then `hold` says `full`). The workers start with the pool (one at once,
+ * another, up to `workers`, when each has TASKS_PER_WORKER frames), each given the slab as a
+ * growable SharedArrayBuffer, which the first frame sizes: a live input's first frames then find a
+ * worker ready.
  */
 export class MetricsPool {
-  #maxQueue: number
+  readonly #maxQueue: number
   readonly #pool: Piscina
   readonly #buffer: SharedArrayBuffer
   #slab: PictureSlab | undefined
@@ -25,7 +36,7 @@ export class MetricsPool {
 
   constructor(options: { workers: number; maxQueue?: number }) {
     this.#maxQueue = options.maxQueue ?? Math.max(8, options.workers * TASKS_PER_WORKER)
-    // Address space only, until the first frame grows it: 1 GiB holds 8 slots of 4K picture pairs four times over.
+    // Address space only, until the first frame grows it: 1 GiB holds 80 4K pictures.
     this.#buffer = new SharedArrayBuffer(0, { maxByteLength: MAX_SLAB_BYTES })
     const workerData: MetricsWorkerData = { slab: this.#buffer }
     this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: options.workers, concurrentTasksPerWorker: TASKS_PER_WORKER, idleTimeout: 60_000, workerData })
@@ -49,37 +60,85 @@ export class MetricsPool {
     while (this.full) await new Promise<void>((resolve) => this.#waiters.push(resolve))
   }
 
+  /** Slots holding a picture: sources waiting for their reconstruction, and tasks in flight. */
+  get held(): number {
+    return this.#slab?.inUse ?? 0
+  }
+
+  /** Slots the slab has now (it grows while frames wait in the encoder). */
+  get slots(): number {
+    return this.#slab?.slots ?? 0
+  }
+
   /**
-   * Copies both pictures into a slot and measures them; or says why not, without running:
-   * `full` (the bound), `geometry` (larger than the first frame the slab was sized for).
+   * Copies a frame's source picture into a free slot (growing the slab when none is free), to
+   * wait there for its reconstruction; or says why not: `geometry` (larger than the first frame
+   * the slab was sized for), `full` (the slab cannot grow further). Pass what it returns to
+   * `tryRun`, or to `drop` if the reconstruction never comes.
    */
-  tryRun(key: number, source: FramePlanes, recon: FramePlanes): Promise<MetricsResult> | NotRun {
-    if (this.full) return 'full'
+  hold(source: PictureSource): HeldSource | NotRun {
     if (!this.#slab) {
-      // Headroom for a later frame with wider padding than the first.
-      const bytes = Math.max(pictureBytes(source), pictureBytes(recon)) * 1.25
-      const slots = slabSlots(this.#maxQueue, bytes, MAX_SLAB_BYTES)
+      // Room for the recon decoder's wider rows, and for a later frame with wider padding still.
+      const bytes = slotBytes(source)
+      const slots = slabSlots(INITIAL_SLOTS, bytes, MAX_SLAB_BYTES)
       if (slots < 1) return 'geometry'
-      // Fewer slots than tasks allowed (huge pictures, many workers): the bound follows the slots.
-      this.#maxQueue = slots
       this.#slab = new PictureSlab(slots, bytes, this.#buffer)
     }
     const slab = this.#slab
-    const slot = slab.acquire()
+    const slot = this.#acquire(slab)
     if (slot === undefined) return 'full'
-    const s = slab.copyIn(slot, 0, source)
-    const r = s && slab.copyIn(slot, 1, recon)
-    if (!s || !r) {
+    const planes = slab.copyIn(slot, source)
+    if (!planes) {
       slab.release(slot)
       return 'geometry'
     }
+    return { slot, planes }
+  }
+
+  /** Plane `i` of a held source picture, in the slab (valid until the slot is given back). */
+  view(held: HeldSource, i: number): Uint8Array {
+    const p = held.planes[i]!
+    return this.#slab!.view(p.offset, p.linesize * p.height)
+  }
+
+  /** Gives back a held source's slot without measuring it. */
+  drop(held: HeldSource): void {
+    this.#slab?.release(held.slot)
+  }
+
+  /**
+   * Copies the reconstructed picture beside its held source and measures the two; or says why
+   * not, without running: `full` (the bound), `geometry` (larger than the slab's pictures). It
+   * takes `held` over either way: its slot is given back when the task ends or at once.
+   */
+  tryRun(key: number, held: HeldSource, recon: PictureSource): Promise<MetricsResult> | NotRun {
+    const slab = this.#slab!
+    const slot = this.full ? undefined : this.#acquire(slab)
+    if (slot === undefined) {
+      slab.release(held.slot)
+      return 'full'
+    }
+    const r = slab.copyIn(slot, recon)
+    if (!r) {
+      slab.release(slot)
+      slab.release(held.slot)
+      return 'geometry'
+    }
     this.#inFlight++
-    const task: MetricsTask = { key, source: s, recon: r }
+    const task: MetricsTask = { key, source: held.planes, recon: r }
     return (this.#pool.run(task) as Promise<MetricsResult>).finally(() => {
       slab.release(slot)
+      slab.release(held.slot)
       this.#inFlight--
       this.#waiters.shift()?.()
     })
+  }
+
+  /** A free slot, the slab grown by GROW_SLOTS when none is; undefined when it cannot grow. */
+  #acquire(slab: PictureSlab): number | undefined {
+    const slot = slab.acquire()
+    if (slot !== undefined || slab.grow(GROW_SLOTS) === 0) return slot
+    return slab.acquire()
   }
 
   async close(): Promise<void> {
@@ -90,6 +149,15 @@ export class MetricsPool {
 const MAX_SLAB_BYTES = 1 << 30
 
 /**
+ * Slots the slab starts with, and adds at a time: libx264 veryfast holds about 16 frames between a
+ * source frame and its packet (lookahead, B-frames, frame threads), slower presets and x265 up to
+ * 60 or more, and each task in flight holds two. A slot is one picture, 1.4 MB at 720p, and only
+ * slots that have been used take memory (the buffer's pages are touched on first use).
+ */
+const INITIAL_SLOTS = 32
+const GROW_SLOTS = 16
+
+/**
  * Frames a worker is handed before piscina starts another (it measures them one after the other).
  * The own-output decoder gives frames in bursts (a B-frame group at a time), and with one task per
  * worker each burst started the second worker, whose start-up (node, modules, the wasm compile)
@@ -98,10 +166,9 @@ const MAX_SLAB_BYTES = 1 << 30
  */
 const TASKS_PER_WORKER = 4
 
-/** Slots of picture pairs of `pictureBytes` each that fit `maxBytes`, at most `wanted`. */
+/** Slots of pictures of `pictureBytes` each that fit `maxBytes`, at most `wanted`. */
 export function slabSlots(wanted: number, pictureBytes: number, maxBytes: number): number {
-  const pair = 2 * (Math.ceil(pictureBytes / 64) * 64)
-  return Math.min(wanted, Math.floor(maxBytes / pair))
+  return Math.min(wanted, Math.floor(maxBytes / (Math.ceil(pictureBytes / 64) * 64)))
 }
 
 /** The compiled worker: next to this module in dist, or in dist when running from src (tests). */
