@@ -171,8 +171,8 @@ function chromaOf(scores: FidelityScores | undefined): Pick<ReportFrame, 'psnrUD
 /**
  * Gives a beamcoder frame's picture back to whoever made it now (`Frame.release`, added by the
  * beamcoder patch), rather than when the garbage collector finalizes the object: the decoders'
- * buffer pools then reuse their buffers instead of allocating and zeroing new ones, and V8 stops
- * counting them as external memory, which was what started most of its collections.
+ * buffer pools then reuse their buffers instead of allocating and zeroing new ones. (The frame's
+ * planes were copied with `copyPlane`, so no Buffer of `frame.data` still holds the picture.)
  */
 function releaseFrame(frame: Beamcoder.Frame): void {
   frame.release()
