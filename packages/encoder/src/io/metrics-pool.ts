@@ -20,11 +20,11 @@ export interface HeldSource {
  * slot when it is decoded (`hold`: the decoder's frame can then be released at once, not held
  * until its reconstruction comes out of the encoder and the second decoder), its reconstruction
  * into another when that comes (`tryRun`). So the slots cover the encoder's delay as well as the
- * tasks in flight: the slab starts with INITIAL_SLOTS and grows by GROW_SLOTS when a frame finds none free,
- * up to MAX_SLAB_BYTES (then `hold` says `full`). The workers start with the pool (one at once,
- * another, up to `workers`, when each has TASKS_PER_WORKER frames), each given the slab as a
- * growable SharedArrayBuffer, which the first frame sizes: a live input's first frames then find a
- * worker ready.
+ * tasks in flight: the slab starts with INITIAL_SLOTS and grows by GROW_SLOTS when a frame finds
+ * none free, up to MAX_SLAB_BYTES (then `hold` says `full`). The workers start with the pool (one
+ * at once, another, up to `workers`, when each has TASKS_PER_WORKER frames), each given the slab
+ * as a growable SharedArrayBuffer, which the first frame sizes: a live input's first frames then
+ * find a worker ready.
  */
 export class MetricsPool {
   readonly #maxQueue: number
@@ -36,7 +36,7 @@ export class MetricsPool {
 
   constructor(options: { workers: number; maxQueue?: number }) {
     this.#maxQueue = options.maxQueue ?? Math.max(8, options.workers * TASKS_PER_WORKER)
-    // Address space only, until the first frame grows it: 1 GiB holds 80 4K pictures.
+    // Address space only, until the first frame grows it: 1 GiB holds about 70 4K pictures.
     this.#buffer = new SharedArrayBuffer(0, { maxByteLength: MAX_SLAB_BYTES })
     const workerData: MetricsWorkerData = { slab: this.#buffer }
     this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: options.workers, concurrentTasksPerWorker: TASKS_PER_WORKER, idleTimeout: 60_000, workerData })
@@ -107,9 +107,10 @@ export class MetricsPool {
   }
 
   /**
-   * Copies the reconstructed picture beside its held source and measures the two; or says why
-   * not, without running: `full` (the bound), `geometry` (larger than the slab's pictures). It
-   * takes `held` over either way: its slot is given back when the task ends or at once.
+   * Copies the reconstructed picture into a slot of its own and measures it against its held
+   * source; or says why not, without running: `full` (the bound), `geometry` (larger than the
+   * slab's pictures). It takes `held` over either way: its slot is given back when the task ends,
+   * or at once.
    */
   tryRun(key: number, held: HeldSource, recon: PictureSource): Promise<MetricsResult> | NotRun {
     const slab = this.#slab!

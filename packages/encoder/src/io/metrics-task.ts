@@ -82,8 +82,8 @@ const align64 = (n: number) => (n + 63) & ~63
 /**
  * Bytes of a slab slot for pictures like `frame`: its planes' bytes with each linesize at least
  * the plane's width rounded up to 128 (what FFmpeg's decoders give: a 160-pixel-wide picture has
- * rows of 256 bytes from the H.264 and HEVC decoders, 128 for its chroma, where a filter graph
- * or a raw source gives 160 and 96), and a quarter more for padding wider still. The slab is
+ * rows of 256 bytes from the H.264 and HEVC decoders, 128 for its chroma, where a raw source
+ * gives 160 and 80, beamcoder's `alloc()` 160 and 96), and a quarter more for padding wider still. The slab is
  * sized from the first source frame, before any reconstruction has come out of the decoder, so
  * this must hold the decoder's pictures too. Only the bytes a picture fills are ever touched.
  */
@@ -99,9 +99,9 @@ export function slotBytes(frame: PictureSource): number {
 /**
  * Slots in one SharedArrayBuffer, each holding one picture (a source waiting for its
  * reconstruction, or either picture of a task), given to every worker when it starts; `grow` adds
- * slots while the buffer can grow. A task then carries only where its planes are. Transferring fresh plane buffers with every task instead made
- * V8 count about 2.8 MB of new external memory per frame on the main thread, and every 64 MB of
- * that starts a garbage collection.
+ * slots while the buffer can grow. A task then carries only where its planes are. Transferring
+ * fresh plane buffers with every task instead made V8 count about 2.8 MB of new external memory
+ * per frame on the main thread, and every 64 MB of that starts a garbage collection.
  */
 export class PictureSlab {
   readonly buffer: SharedArrayBuffer
@@ -170,8 +170,9 @@ export class PictureSlab {
   }
 
   /**
-   * Copies a picture's three planes into `slot`, one copy per plane, padding rows included. Returns where they are, or undefined when the picture
-   * is larger than the slab was made for.
+   * Copies a picture's three planes into `slot`, one copy per plane, padding rows included.
+   * Returns where they are, or undefined when the picture is larger than the slab was made for
+   * (or its planes are shorter than its geometry says).
    */
   copyIn(slot: number, frame: PictureSource): PlaneRef[] | undefined {
     if (pictureBytes(frame) > this.pictureBytes) return undefined
