@@ -782,6 +782,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
     poolClosing = true
+    if (pool) log.debug('metrics pool closing', { slabSlots: pool.slots, slotsHeld: pool.held, workers: pool.workers })
     await pool?.close()
     await input.close()
   }
