@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { VideoCodec } from '@mqa/common'
+import { type Logger, VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, startImpair, type ReportFrame } from '../src/index.js'
 import { ffmpeg, ffmpegDecodeErrors, ffprobe, fixture, workDir } from './helpers.js'
@@ -272,6 +272,22 @@ describe('SRT input, reconnecting', () => {
   }, 60_000)
 })
 
+describe('scores given up on', () => {
+  it('gives back the metrics slab slots of frames whose scores it stopped waiting for', async () => {
+    const dir = workDir('given-up')
+    // Live (paced), and no wait at all for scores: most packets leave before their recon frame is
+    // even decoded, while their source pictures are held in the slab.
+    const closing: Record<string, unknown>[] = []
+    const logger: Logger = { debug: (msg, fields = {}) => void (msg === 'metrics pool closing' && closing.push(fields)), info: () => {}, warn: () => {}, error: () => {}, child: () => logger }
+    const summary = await encode({ input: fixture('h264-320x180.ts'), output: join(dir, 'out.ts'), ...live, realtime: true, maxScoreWaitMs: 0, maxFrames: 40, logger })
+    expect(summary.frames).toBe(40)
+    expect(summary.late).toBeGreaterThan(20)
+    expect(summary.unmeasured).toBe(summary.overload + summary.late)
+    expect(closing).toHaveLength(1)
+    expect(closing[0]).toMatchObject({ slotsHeld: 0, slabSlots: 32 })
+  }, 30_000)
+})
+
 describe('damaged input', () => {
   it('scores damaged frames lower than clean ones and finishes', async () => {
     const dir = workDir('damaged')
@@ -290,7 +306,13 @@ describe('damaged input', () => {
     writeFileSync(input, kept)
     const run = async (file: string, name: string) => {
       const rep = join(dir, `${name}.json`)
-      const summary = await encode({ input: file, output: join(dir, `${name}.ts`), ...live, workers: 2, report: rep })
+      // The metrics pool's last word: every source picture it held was measured or given back.
+      const closing: Record<string, unknown>[] = []
+      const logger: Logger = { debug: (msg, fields = {}) => void (msg === 'metrics pool closing' && closing.push(fields)), info: () => {}, warn: () => {}, error: () => {}, child: () => logger }
+      const summary = await encode({ input: file, output: join(dir, `${name}.ts`), ...live, workers: 2, report: rep, logger })
+      expect(closing).toHaveLength(1)
+      expect(closing[0]).toMatchObject({ slotsHeld: 0 })
+      expect(closing[0]!.slabSlots).toBeLessThanOrEqual(48)
       return { summary, frames: new Map(report(rep).map((f) => [f.frameIndex, f])) }
     }
     const bad = await run(input, 'damaged')
