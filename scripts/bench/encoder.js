@@ -238,18 +238,23 @@ function ffmpegEncodeArgs(src, out, frames) {
  * encode written to a pipe, and a second ffmpeg decoding that stream (single-threaded, as mqa's
  * own-output decoder is) and, with `metrics`, running the psnr and ssim filters of the two-pass
  * way against the source's frames (raw, decoded beforehand). Both processes run at once, as
- * (b)'s stages do. Returns the arguments of /bin/sh.
+ * (b)'s stages do. Returns the arguments of bash (for `pipefail`).
  * @param {string} ffmpeg @param {Source} source @param {string | undefined} rawSource  with metrics
  */
 function ffmpegBoundArgs(ffmpeg, source, rawSource) {
   const q = (/** @type {string} */ x) => `'${x.replaceAll("'", "'\\''")}'`
-  const encode = [ffmpeg, '-hide_banner', '-nostats', '-loglevel', 'error', '-nostdin', '-y', ...ffmpegEncodeArgs(source.file, 'pipe:1')]
+  const encode = [ffmpeg, ...ffArgs(ffmpegEncodeArgs(source.file, 'pipe:1'))]
   // Its final stats line ("frame=  300 ...") and the filters' summaries are the run's check.
   const decode = [ffmpeg, '-hide_banner', '-loglevel', 'info', '-nostdin', '-threads', '1', '-f', 'mpegts', '-i', 'pipe:0']
   const measure = rawSource
     ? ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${source.width}x${source.height}`, '-framerate', String(FPS), '-i', rawSource, '-lavfi', METRICS_GRAPH]
     : ['-map', '0:v']
   return ['-c', `set -o pipefail; ${encode.map(q).join(' ')} | ${[...decode, ...measure, '-f', 'null', '-'].map(q).join(' ')}`]
+}
+
+/** A quiet ffmpeg command line that overwrites its output. @param {string[]} a */
+function ffArgs(a) {
+  return ['-hide_banner', '-nostats', '-loglevel', 'error', '-nostdin', '-y', ...a]
 }
 
 /** (b): the issue's command line. @param {string} src @param {string} out @param {string[]} extra */
@@ -349,7 +354,6 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
   const outB = path.join(OUT_DIR, `${tag}-b-mqa.ts`)
   const outB0 = path.join(OUT_DIR, `${tag}-b0-unmeasured.ts`)
   const report = path.join(OUT_DIR, `${tag}-b-report.json`)
-  const ffArgs = (/** @type {string[]} */ a) => ['-hide_banner', '-nostats', '-loglevel', 'error', '-nostdin', '-y', ...a]
 
   // Untimed: both sides give x264 the same options (this also pulls both programs and the source
   // into the page cache before the first timed run).
@@ -612,7 +616,7 @@ function printSize(r) {
   const boundDecode = r.runs.boundDecode?.length ? summarize(r.runs.boundDecode) : undefined
   const boundMetrics = r.runs.boundMetrics?.length ? summarize(r.runs.boundMetrics) : undefined
   if (boundDecode) console.log(line('    ffmpeg (a) | ffmpeg decoding it (--bound)', boundDecode))
-  if (boundMetrics) console.log(line('    ffmpeg (a) | ffmpeg decode + psnr+ssim (--bound)', boundMetrics))
+  if (boundMetrics) console.log(line('    ffmpeg (a) | ffmpeg decode+psnr+ssim (--bound)', boundMetrics))
   if (r.runs.jsKernels?.length) console.log(line('    (b) on the plain-JS kernels (--js-kernels)', summarize(r.runs.jsKernels)))
   const inside = median(r.mqaSummaries.map((x) => x.wallMs)) / 1000
   console.log(`(b) itself reports ${inside.toFixed(2)} s from opening the input to the trailer; the other ${(b.wallS - inside).toFixed(2)} s are node start-up, module and beamcoder loading, exit`)
@@ -630,7 +634,7 @@ function printSize(r) {
     console.log(
       `FFmpeg's own tools doing (b)'s work (--bound): encode | decode ${(boundDecode.wallS / a.wallS).toFixed(2)}× (a)'s wall, ${(boundDecode.cpuS / a.cpuS).toFixed(2)}× its CPU; ` +
         `encode | decode + psnr+ssim ${(boundMetrics.wallS / a.wallS).toFixed(2)}× wall, ${(boundMetrics.cpuS / a.cpuS).toFixed(2)}× CPU ` +
-        `(${(boundMetrics.cpuS / 2 / a.wallS).toFixed(2)}× (a)'s wall if both cores were busy throughout); (b) against it: ${(b.wallS / boundMetrics.wallS).toFixed(2)}× wall, ${(b.cpuS / boundMetrics.cpuS).toFixed(2)}× CPU`,
+        `(${(boundMetrics.cpuS / os.cpus().length / a.wallS).toFixed(2)}× (a)'s wall if every core were busy throughout); (b) against it: ${(b.wallS / boundMetrics.wallS).toFixed(2)}× wall, ${(b.cpuS / boundMetrics.cpuS).toFixed(2)}× CPU`,
     )
   }
   console.log(

@@ -83,9 +83,10 @@ const align64 = (n: number) => (n + 63) & ~63
  * Bytes of a slab slot for pictures like `frame`: its planes' bytes with each linesize at least
  * the plane's width rounded up to 128 (what FFmpeg's decoders give: a 160-pixel-wide picture has
  * rows of 256 bytes from the H.264 and HEVC decoders, 128 for its chroma, where a raw source
- * gives 160 and 80, beamcoder's `alloc()` 160 and 96), and a quarter more for padding wider still. The slab is
- * sized from the first source frame, before any reconstruction has come out of the decoder, so
- * this must hold the decoder's pictures too. Only the bytes a picture fills are ever touched.
+ * gives 160 and 80, beamcoder's `alloc()` 160 and 96), and a quarter more for padding wider
+ * still. The slab is sized from the first source frame, before any reconstruction has come out
+ * of the decoder, so this must hold the decoder's pictures too. Only the bytes a picture fills
+ * are ever touched.
  */
 export function slotBytes(frame: PictureSource): number {
   let total = 0
