@@ -136,7 +136,10 @@ describe('mqa command line', () => {
     const parsed = JSON.parse(inspect.stdout as string) as { frames: { record?: { mqa?: number } }[]; withoutRecord: number }
     expect(parsed.frames.length).toBe(75)
     expect(parsed.withoutRecord).toBe(0)
-    expect(parsed.frames.every((f) => typeof f.record?.mqa === 'number')).toBe(true)
+    // Every frame measured (stdin is a live input: a frame refused by a pool still starting was
+    // left unmeasured under load); the encoder's last line says why when one is not.
+    const unscored = parsed.frames.flatMap((f, i) => (typeof f.record?.mqa === 'number' ? [] : [i]))
+    expect(unscored, r.stderr.trim().split('\n').at(-1)).toEqual([])
   })
 
   it('ends with one line when the reader of its stdout goes away (a closed pipe), no stack', async () => {

@@ -277,14 +277,16 @@ describe('scores given up on', () => {
     const dir = workDir('given-up')
     // Live (paced), and no wait at all for scores: most packets leave before their recon frame is
     // even decoded, while their source pictures are held in the slab.
-    const closing: Record<string, unknown>[] = []
-    const logger: Logger = { debug: (msg, fields = {}) => void (msg === 'metrics pool closing' && closing.push(fields)), info: () => {}, warn: () => {}, error: () => {}, child: () => logger }
+    const pool: { msg: string; fields: Record<string, unknown> }[] = []
+    const logger: Logger = { debug: (msg, fields = {}) => void (msg.startsWith('metrics pool') && pool.push({ msg, fields })), info: () => {}, warn: () => {}, error: () => {}, child: () => logger }
     const summary = await encode({ input: fixture('h264-320x180.ts'), output: join(dir, 'out.ts'), ...live, realtime: true, maxScoreWaitMs: 0, maxFrames: 40, logger })
     expect(summary.frames).toBe(40)
     expect(summary.late).toBeGreaterThan(20)
     expect(summary.unmeasured).toBe(summary.overload + summary.late)
-    expect(closing).toHaveLength(1)
-    expect(closing[0]).toMatchObject({ slotsHeld: 0, slabSlots: 32 })
+    // A live encode waits for a worker (kernels compiled) before its first frame, then closes.
+    expect(pool.map((p) => p.msg)).toEqual(['metrics pool ready', 'metrics pool closing'])
+    expect(pool[0]!.fields).toMatchObject({ kernels: 'wasm' })
+    expect(pool[1]!.fields).toMatchObject({ slotsHeld: 0, slabSlots: 32 })
   }, 30_000)
 })
 

@@ -117,6 +117,15 @@ describe('metrics pool (real worker threads)', () => {
     expect(pool.inFlight).toBe(0)
   })
 
+  it('warms a worker before any frame: started, its wasm kernels compiled, nothing in flight', async () => {
+    pool = new MetricsPool({ workers: 2 })
+    expect(await pool.warm()).toBe('wasm')
+    expect([pool.workers, pool.inFlight, pool.held]).toEqual([1, 0, 0])
+    const p = asFrame(makePicture(64, 32, noise(4)))
+    const run = holdAndRun(pool, 0, p, p)
+    expect(((await run) as { ssim: { all: number } }).ssim.all).toBeCloseTo(1, 12)
+  })
+
   it('hands one worker four frames before it starts a second (a burst of a B-frame group stays on one)', async () => {
     pool = new MetricsPool({ workers: 2 })
     const p = asFrame(makePicture(64, 32, noise(3)))

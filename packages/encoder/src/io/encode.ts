@@ -690,6 +690,15 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const pool = measuring ? new MetricsPool({ workers: Math.max(1, options.workers) }) : undefined
   let poolClosing = false
   try {
+    // A live input's frames are refused once the pool has its bound in flight (unmeasured, as
+    // overload): a worker still starting would count as behind. Under load that start took seconds
+    // and left frames of a piped file unmeasured, so a live encode waits for it; the input's bytes
+    // wait meanwhile (the pipe, the UDP queue). A file input waits for the pool at every frame.
+    if (pool && live) {
+      const warmStarted = performance.now()
+      const kernels = await pool.warm().catch((err: unknown) => `none: ${(err as Error).message}`)
+      log.debug('metrics pool ready', { kernels, ms: Math.round(performance.now() - warmStarted) })
+    }
     let videoPackets = 0
     if (options.signal?.aborted) onAbort()
     for (;;) {

@@ -42,6 +42,15 @@ export class MetricsPool {
     this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: options.workers, concurrentTasksPerWorker: TASKS_PER_WORKER, idleTimeout: 60_000, workerData })
   }
 
+  /**
+   * Resolves once a worker has started and compiled its kernels (a task that measures nothing):
+   * what the first frame would otherwise wait for, under load for seconds (the start of a node
+   * thread, the modules, the wasm compile). Says which kernels the worker uses.
+   */
+  async warm(): Promise<string> {
+    return (await this.#pool.run(null, { name: 'warm' })) as string
+  }
+
   get inFlight(): number {
     return this.#inFlight
   }

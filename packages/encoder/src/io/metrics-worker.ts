@@ -16,6 +16,14 @@ function picture(planes: readonly PlaneRef[]): Picture {
   return { planes: [p[0]!, p[1]!, p[2]!] }
 }
 
+/**
+ * Run once by `MetricsPool.warm`: the worker has started and loaded its module, and the kernels
+ * (the WebAssembly compile) are ready, before the first frame is handed over.
+ */
+export function warm(): string {
+  return bestKernels().fallbackReason ?? 'wasm'
+}
+
 export default function measure(task: MetricsTask): MetricsResult {
   const started = performance.now()
   const { psnr, ssim } = measurePsnrSsim(picture(task.source), picture(task.recon), bestKernels().kernels)
