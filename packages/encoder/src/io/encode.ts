@@ -696,8 +696,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     // wait meanwhile (the pipe, the UDP queue). A file input waits for the pool at every frame.
     if (pool && live) {
       const warmStarted = performance.now()
-      const kernels = await pool.warm().catch((err: unknown) => `none: ${(err as Error).message}`)
-      log.debug('metrics pool ready', { kernels, ms: Math.round(performance.now() - warmStarted) })
+      await pool.warm().then(
+        (kernels) => log.debug('metrics pool ready', { kernels, ms: Math.round(performance.now() - warmStarted) }),
+        // Each frame's task then fails the same way and leaves it unmeasured: said once here too.
+        (err: unknown) => log.error('metrics worker did not start: frames will be left unmeasured', { error: (err as Error).message }),
+      )
     }
     let videoPackets = 0
     if (options.signal?.aborted) onAbort()
