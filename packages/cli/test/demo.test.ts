@@ -93,6 +93,8 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(async () => {
+  // Every component's log lines, whole (a failure message keeps only the last 3000 characters).
+  writeFileSync(join(artifacts, 'demo-stderr.log'), stderr)
   await browser?.close()
   if (demoExit.code === undefined) demo.kill('SIGKILL')
 })

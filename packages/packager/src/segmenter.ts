@@ -79,6 +79,17 @@ export interface SegmenterStats {
   restarts: number
 }
 
+/** One restart of the input's timecode (a new epoch), for the service to log. */
+export interface TimecodeRestart {
+  /** Time-of-day frame index of the highest frame before it, and of the frame that went back. */
+  readonly fromFrameIndex: number
+  readonly toFrameIndex: number
+  /** Whether that frame's index came from its `tc` (else its PTS, counted on from the last `tc`). */
+  readonly fromTimecode: boolean
+  /** k after it: numbers now go on from floor(F / D) + k·S. */
+  readonly epoch: number
+}
+
 export interface SegmenterOptions {
   readonly codec: VideoCodec
   readonly rate: FrameRate
@@ -135,6 +146,8 @@ export class Segmenter {
   readonly #halfDayFrames: number
   /** The first segment after a resume continues a published window. */
   readonly #resumed: boolean
+  /** Restarts not yet taken (`takeRestarts`), at most 100. */
+  #restartLog: TimecodeRestart[] = []
 
   constructor(options: SegmenterOptions) {
     this.#o = options
@@ -152,6 +165,11 @@ export class Segmenter {
   /** k: the epochs seen so far (midnight wraps and restarts). */
   get epoch(): number {
     return this.#epoch
+  }
+
+  /** The restarts of the input's timecode since the last call (numbers jumped by S at each). */
+  takeRestarts(): TimecodeRestart[] {
+    return this.#restartLog.splice(0)
   }
 
   /** The segment being built (low-latency serving), as number and frames so far. */
@@ -210,6 +228,8 @@ export class Segmenter {
       else {
         this.stats.restarts++
         this.#pendingDiscontinuity = true
+        const fromFrameIndex = reference - (this.#epoch - 1) * this.#epochFrames
+        if (this.#restartLog.length < 100) this.#restartLog.push({ fromFrameIndex, toFrameIndex: dayIndex, fromTimecode: tcIndex !== undefined, epoch: this.#epoch })
       }
     }
     frameIndex = pos

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, renameSync, unlinkSync, existsSync } from 'node:fs'
 import { type IncomingMessage, type Server } from 'node:http'
 import { join } from 'node:path'
-import { type FrameRate, type Logger, CmsdStreamingFormat, ErrorWindow, silentLogger } from '@mqa/common'
+import { type FrameRate, type Logger, CmsdStreamingFormat, ErrorWindow, formatTimecode, frameIndexToTimecode, silentLogger, supportsDropFrame } from '@mqa/common'
 import { segmentCmsd } from '../cmsd-headers.js'
 import { createCmafWriter } from '../cmaf/writer.js'
 import { type CmafWriter, PackagerCore, type PublishedSegment } from '../packager.js'
@@ -160,6 +160,16 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   let reportedDrops = 0
   /** Ingest errors as they happen, logged once per window by code (a live input never ends). */
   function reportIngestErrors(): void {
+    for (const r of core.segmenter?.takeRestarts() ?? []) {
+      const rate = core.rate!
+      const tc = (i: number) => formatTimecode(frameIndexToTimecode(i, rate, supportsDropFrame(rate)))
+      log.warn("input timecode went back (an encoder or source restart, or a stray timecode): a new epoch, segment numbers go on S higher", {
+        from: tc(r.fromFrameIndex),
+        to: tc(r.toFrameIndex),
+        source: r.fromTimecode ? 'tc' : 'pts',
+        epoch: r.epoch,
+      })
+    }
     for (const e of core.errors.splice(0)) {
       const r = errors.record(e.code)
       if (r) log.warn('ingest error', { code: e.code, message: e.message, total: r.total, suppressed: r.suppressed })
