@@ -122,6 +122,6 @@ describe('segment numbering across midnight and restarts', () => {
     expect(p.status().segmenter).toMatchObject({ restarts: 1, midnightWraps: 0, epoch: 1 })
     // Said once, with where the timecode went back from and to.
     const restarts = warnings.get('pkg-restart')!.filter((w) => w.msg.startsWith('input timecode went back'))
-    expect(restarts.map((w) => w.fields)).toEqual([{ from: '00:00:11:24', to: '00:00:00:00', source: 'tc', epoch: 1 }])
+    expect(restarts.map((w) => w.fields)).toEqual([{ from: '00:00:11:24', to: '00:00:00:00', source: 'tc', epoch: 1, total: 1, suppressed: 0 }])
   }, 60_000)
 })

@@ -160,14 +160,20 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
   let reportedDrops = 0
   /** Ingest errors as they happen, logged once per window by code (a live input never ends). */
   function reportIngestErrors(): void {
-    for (const r of core.segmenter?.takeRestarts() ?? []) {
+    for (const restart of core.segmenter?.takeRestarts() ?? []) {
+      // Rare (each one moves every later number on by S), but an input that keeps jumping about
+      // must not flood the log: once per window, as the ingest errors below.
+      const r = errors.record('ERR_TIMECODE_RESTART')
+      if (!r) continue
       const rate = core.rate!
       const tc = (i: number) => formatTimecode(frameIndexToTimecode(i, rate, supportsDropFrame(rate)))
-      log.warn("input timecode went back (an encoder or source restart, or a stray timecode): a new epoch, segment numbers go on S higher", {
-        from: tc(r.fromFrameIndex),
-        to: tc(r.toFrameIndex),
-        source: r.fromTimecode ? 'tc' : 'pts',
-        epoch: r.epoch,
+      log.warn('input timecode went back (an encoder or source restart, or a stray timecode): a new epoch, segment numbers go on S higher', {
+        from: tc(restart.fromFrameIndex),
+        to: tc(restart.toFrameIndex),
+        source: restart.fromTimecode ? 'tc' : 'pts',
+        epoch: restart.epoch,
+        total: r.total,
+        suppressed: r.suppressed,
       })
     }
     for (const e of core.errors.splice(0)) {
