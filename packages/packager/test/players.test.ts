@@ -261,15 +261,15 @@ describe('players in Chromium', () => {
     // never changes across updates). The packager publishes on that schedule; `at` in its
     // CMSD-Static says when each segment was. A segment asked for too soon (404, then fetched
     // again) must be one published late, its input late on a loaded machine (the encoder runs in
-    // real time in this process), and the most punctual segment is on time (0–10 ms either way,
-    // loaded or not, where the median reached 40 ms under load): an AST 100 ms early or more fails
+    // real time in this process), and the most punctual segment is on time (within about 20 ms
+    // either way, loaded or not, where the median reached 40 ms under load): an AST 100 ms early or more fails
     // here (the anchor's arithmetic itself: test/playlist.test.ts).
     const segmentNumber = (url: string) => Number(/\/(\d+)\.m4s$/.exec(url)?.[1])
     const ast = Date.parse(/availabilityStartTime="([^"]+)"/.exec(mpdText)![1]!)
     const startNumber = Number(/<SegmentTemplate[^>]* startNumber="(\d+)"/.exec(mpdText)![1])
     const due = (n: number) => ast + (n - startNumber + 1) * 2000
     const served = requests.filter((r) => r.status === 200)
-    const lateness = new Map(served.map((r) => [segmentNumber(r.url), decodeCmsdStatic(r.raw!).availableAtMs! - due(segmentNumber(r.url))]))
+    const lateness = new Map(served.flatMap((r) => (r.raw ? [[segmentNumber(r.url), decodeCmsdStatic(r.raw).availableAtMs! - due(segmentNumber(r.url))] as const] : []))) // a missing header fails below
     expect(Math.min(...lateness.values()), `ms after due, the most punctual segment, ${JSON.stringify(requests)}`).toBeLessThanOrEqual(100)
     for (const miss of requests.filter((r) => r.status !== 200)) {
       const late = lateness.get(segmentNumber(miss.url))
