@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import HLS from 'hls-parser'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type Logger, ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, splitAnnexB } from '@mqa/common'
+import { ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, splitAnnexB } from '@mqa/common'
 import { encode } from '@mqa/encoder'
 import { type PackagerHandle, inspectPlaylistUrl, startPackager } from '../src/index.js'
+import { recordingLogger } from './recording-logger.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mqa-numbering-'))
 const S = 43_200 // segment numbers per day: 2 s segments at 25 fps
@@ -21,13 +22,15 @@ async function clip(name: string, startS: number, frames: number): Promise<strin
   return file
 }
 
-/** The packager's warnings, by packager name. */
-const warnings = new Map<string, { msg: string; fields: Record<string, unknown> }[]>()
+/** Each packager's log, by packager name. */
+const logs = new Map<string, ReturnType<typeof recordingLogger>>()
+
+/** The restart warnings a packager logged. */
+const restartWarnings = (name: string) => logs.get(name)!.lines.filter((l) => l.level === 'warn' && l.msg.startsWith('input timecode went back'))
 
 async function pkg(input: string, name: string): Promise<PackagerHandle> {
-  const seen: { msg: string; fields: Record<string, unknown> }[] = []
-  warnings.set(name, seen)
-  const logger: Logger = { debug: () => {}, info: () => {}, warn: (msg, fields = {}) => void seen.push({ msg, fields }), error: () => {}, child: () => logger }
+  const logger = recordingLogger()
+  logs.set(name, logger)
   const p = await startPackager({ input, host: '127.0.0.1', port: 0, name, segmentSeconds: 2, window: 20, inputRate: 'max', logger })
   started.push(p)
   await p.inputDone
@@ -86,7 +89,7 @@ describe('segment numbering across midnight and restarts', () => {
     }
     expect(pa.status().segmenter).toMatchObject({ midnightWraps: 1, restarts: 0, epoch: 1 })
     // Midnight is not a restart: nothing to warn about.
-    expect(warnings.get('pkg-a')!.filter((w) => w.msg.startsWith('input timecode went back'))).toEqual([])
+    expect(restartWarnings('pkg-a')).toEqual([])
   }, 60_000)
 
   it('an input that restarts at lower numbers starts a new epoch: a discontinuity, numbers and media sequence go on increasing, a new DASH Period', async () => {
@@ -121,7 +124,6 @@ describe('segment numbering across midnight and restarts', () => {
     expect(ps[1]!.start).toBe(`PT${duration}S`)
     expect(p.status().segmenter).toMatchObject({ restarts: 1, midnightWraps: 0, epoch: 1 })
     // Said once, with where the timecode went back from and to.
-    const restarts = warnings.get('pkg-restart')!.filter((w) => w.msg.startsWith('input timecode went back'))
-    expect(restarts.map((w) => w.fields)).toEqual([{ from: '00:00:11:24', to: '00:00:00:00', source: 'tc', epoch: 1, total: 1, suppressed: 0 }])
+    expect(restartWarnings('pkg-restart').map((w) => w.fields)).toEqual([{ from: '00:00:11:24', to: '00:00:00:00', source: 'tc', epoch: 1, total: 1, suppressed: 0 }])
   }, 60_000)
 })

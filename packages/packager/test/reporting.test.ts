@@ -3,20 +3,13 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type Logger, VideoCodec } from '@mqa/common'
+import { VideoCodec } from '@mqa/common'
 import { encode } from '@mqa/encoder'
 import { startPackager } from '../src/index.js'
+import { recordingLogger } from './recording-logger.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const freePort = () => 40_000 + Math.floor(Math.random() * 5000)
-
-/** A logger that keeps what it is given (the adapter seam the CLI fills with JSON lines). */
-function recordingLogger(): Logger & { lines: { level: string; msg: string; fields: Record<string, unknown> }[] } {
-  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = []
-  const at = (level: string) => (msg: string, fields: Record<string, unknown> = {}) => void lines.push({ level, msg, fields })
-  const logger = { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger }
-  return logger
-}
 
 async function sendPackets(port: number, bytes: Uint8Array, packetsPerDatagram = 7): Promise<void> {
   const socket = createSocket('udp4')
