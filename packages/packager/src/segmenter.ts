@@ -133,6 +133,12 @@ export class Segmenter {
       }
     | undefined
   #lastFrameIndex: number | undefined
+  /**
+   * The highest position before the last jump forward, and the frames since it: frames decoded
+   * after a jump (B-frames) may belong before it, which is reordering, not the timecode going back.
+   */
+  #beforeJump: number | undefined
+  #sinceJump = 0
   #lastClosedNumber: number | undefined
   #pendingDiscontinuity = false
   #audio: MediaSample[] = []
@@ -214,9 +220,13 @@ export class Segmenter {
     let pos = dayIndex + this.#epoch * this.#epochFrames
     // Decode order is not presentation order (B-frames): compare with the highest index seen, and
     // only a jump forward past a segment or backward past any reorder depth is a discontinuity.
+    // After a gap in the input (frames missing upstream) the frame decoded first can be the one
+    // after the gap, and the B-frames decoded next the ones before it: they are reordering as long
+    // as they are not below what came before the gap, and come within the reorder depth.
     const last = this.#lastFrameIndex
+    const reorderFrom = last !== undefined && this.#beforeJump !== undefined && this.#sinceJump < MAX_REORDER_FRAMES ? Math.min(last, this.#beforeJump) : last
     const floor = this.#lastFrameIndex === undefined && this.#lastClosedNumber !== undefined ? (this.#lastClosedNumber + 1) * D : undefined
-    if ((last !== undefined && pos < last - MAX_REORDER_FRAMES) || (floor !== undefined && pos < floor - MAX_REORDER_FRAMES)) {
+    if ((reorderFrom !== undefined && pos < reorderFrom - MAX_REORDER_FRAMES) || (floor !== undefined && pos < floor - MAX_REORDER_FRAMES)) {
       // The timecode went back. From late in the day to early in it is midnight: the day goes on.
       // Anything else (an encoder or source restart) is a new epoch too, with a discontinuity:
       // numbers stay on the day's grid (n mod S) and never repeat one already published.
@@ -234,7 +244,12 @@ export class Segmenter {
     }
     frameIndex = pos
     const n = Math.floor(frameIndex / D)
-    if (last !== undefined && (frameIndex > last + D || frameIndex < last - MAX_REORDER_FRAMES)) this.#pendingDiscontinuity = true
+    if (last !== undefined && (frameIndex > last + D || frameIndex < reorderFrom! - MAX_REORDER_FRAMES)) this.#pendingDiscontinuity = true
+    if (last !== undefined && frameIndex > last + 1 && !this.#pendingDiscontinuity) {
+      this.#beforeJump = last
+      this.#sinceJump = 0
+    } else this.#sinceJump++
+    if (this.#pendingDiscontinuity) this.#beforeJump = undefined
     if (last === undefined || frameIndex > last || this.#pendingDiscontinuity) this.#lastFrameIndex = frameIndex
     const sample: MediaSample = { dtsTicks: au.dtsTicks, ptsTicks: au.ptsTicks, durationTicks: this.#frameTicks, data: au.data, keyFrame }
     const entry: FrameEntry = { frameIndex: dayIndex, record, sample }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import HLS from 'hls-parser'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, splitAnnexB } from '@mqa/common'
+import { ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
 import { encode } from '@mqa/encoder'
 import { type PackagerHandle, inspectPlaylistUrl, startPackager } from '../src/index.js'
 import { recordingLogger } from './recording-logger.js'
@@ -41,6 +41,18 @@ async function mediaPlaylist(p: PackagerHandle, path: string): Promise<HLS.types
   const res = await fetch(`${p.url}${path}`)
   expect(res.status, path).toBe(200)
   return HLS.parse(await res.text()) as HLS.types.MediaPlaylist
+}
+
+/** Frame indices (from each frame's `tc`) of a TS file or segment, in decode order. */
+function decodeOrderIndices(ts: Uint8Array): number[] {
+  const d = new TsDemuxer()
+  const out: number[] = []
+  for (const e of [...d.push(ts), ...d.flush()]) {
+    if (e.kind !== 'pes' || e.codec !== 'h264') continue
+    const tc = readMqaRecords(VideoCodec.H264, splitAnnexB(e.data, VideoCodec.H264)).records.find((r) => r.scope === ScoreScope.FRAME)?.timecode
+    if (tc !== undefined) out.push(timecodeToFrameIndex(tc, { num: 25, den: 1 }))
+  }
+  return out
 }
 
 /** The `tc` of the first video frame of a TS segment served at `path`. */
@@ -90,6 +102,32 @@ describe('segment numbering across midnight and restarts', () => {
     expect(pa.status().segmenter).toMatchObject({ midnightWraps: 1, restarts: 0, epoch: 1 })
     // Midnight is not a restart: nothing to warn about.
     expect(restartWarnings('pkg-a')).toEqual([])
+  }, 60_000)
+
+  it('a gap in the input with B-frames decoded across it is reordering, not a restart: numbers go on, every frame is served', async () => {
+    // 21 source frames missing (10..30): the encoder codes the frame after the gap before the
+    // B-frames that come before it, so in decode order the timecode steps back 20 frames or more.
+    const file = join(dir, 'gap.ts')
+    const frames = 150
+    await encode({ input: 'lavfi:testsrc2=size=160x90:rate=25,select=not(between(n\\,10\\,30))', output: file, codec: VideoCodec.H264, preset: 'veryfast', bitrateKbps: 200, gopSeconds: 2, segmentSeconds: 2, timecode: 'pts', workers: 1, realtime: false, bframes: 3, maxFrames: frames })
+    const order = decodeOrderIndices(readFileSync(file))
+    expect(order).toHaveLength(frames)
+    const stepBack = Math.max(...order.map((f, i) => Math.max(...order.slice(0, i + 1)) - f))
+    expect(stepBack, 'the clip does not show what this test is about: no B-frame decoded across the gap').toBeGreaterThan(16)
+    const p = await pkg(file, 'pkg-gap')
+    expect(p.status().window.map((s) => s.number)).toEqual([0, 1, 2, 3])
+    expect(p.status().segmenter).toMatchObject({ restarts: 0, epoch: 0, framesDropped: 0 })
+    expect(restartWarnings('pkg-gap')).toEqual([])
+    // Every frame is in the segment of its own number.
+    const served: number[] = []
+    for (const n of [0, 1, 2, 3]) {
+      const res = await fetch(`${p.url}/hls/${n}.ts`)
+      expect(res.status).toBe(200)
+      const indices = decodeOrderIndices(new Uint8Array(await res.arrayBuffer()))
+      expect(indices.every((f) => Math.floor(f / 50) === n), `segment ${n}: ${indices.join(' ')}`).toBe(true)
+      served.push(...indices)
+    }
+    expect(served).toEqual(order)
   }, 60_000)
 
   it('an input that restarts at lower numbers starts a new epoch: a discontinuity, numbers and media sequence go on increasing, a new DASH Period', async () => {
