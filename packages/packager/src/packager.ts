@@ -120,9 +120,14 @@ export class PackagerCore {
     this.ingest.bytes += chunk.length
     this.#raw.push(chunk)
     this.#rawEnd += chunk.length
+    const events = this.#demuxer.push(chunk)
+    // After the demuxer, which learns the PMT's PID from this chunk's PAT; before the events, so a
+    // segment that closes in this chunk (the first, from a file read in large chunks) has the PMT.
+    const program = events.find((ev) => ev.kind === 'program')
+    if (program?.kind === 'program') this.#pmtPid = program.pmtPid
     this.#capturePsi(chunk)
     const out: PublishedSegment[] = []
-    for (const ev of this.#demuxer.push(chunk)) this.#event(ev, out)
+    for (const ev of events) this.#event(ev, out)
     this.#trimRaw()
     return out
   }
@@ -260,6 +265,11 @@ export class PackagerCore {
 
   #psiCarry: Uint8Array = new Uint8Array(0)
 
+  /**
+   * The stream's bytes [start, end), PAT and PMT first when `withPsi`. Their continuity counters
+   * are set one below those of the segment's own first PAT and PMT, so that each PID counts on
+   * without a jump (the copies kept are the latest, which can be later than the segment's).
+   */
   #slice(start: number, end: number, withPsi = true): Uint8Array {
     const psi = withPsi ? [this.#pat, this.#pmt].filter((p): p is Uint8Array => p !== undefined) : []
     const from = Math.max(start, this.#rawStart)
@@ -281,6 +291,7 @@ export class PackagerCore {
       }
       pos = cEnd
     }
+    if (psi.length) alignPsiContinuity(out, psi.length)
     return out
   }
 
@@ -321,4 +332,22 @@ export class PackagerCore {
 
   #lastCloseEnd = 0
   #safeEnd = 0
+}
+
+/**
+ * `ts` starts with `count` PSI packets (PAT, PMT) put in front of a run of the stream's packets:
+ * give each the continuity counter one below that of the first packet of its PID in the run (a
+ * packet of the same PID with a payload), if there is one. Stops at the first packet whose sync
+ * byte is missing: past it packet boundaries are not known.
+ */
+function alignPsiContinuity(ts: Uint8Array, count: number): void {
+  const pending = new Map<number, number>() // PID → offset of its copy in front
+  for (let k = 0; k < count; k++) pending.set(((ts[k * 188 + 1]! & 0x1f) << 8) | ts[k * 188 + 2]!, k * 188)
+  for (let i = count * 188; pending.size && i + 188 <= ts.length && ts[i] === 0x47; i += 188) {
+    const pid = ((ts[i + 1]! & 0x1f) << 8) | ts[i + 2]!
+    const at = pending.get(pid)
+    if (at === undefined || !(ts[i + 3]! & 0x10)) continue
+    ts[at + 3] = (ts[at + 3]! & 0xf0) | (((ts[i + 3]! & 0x0f) + 15) & 0x0f)
+    pending.delete(pid)
+  }
 }

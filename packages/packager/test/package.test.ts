@@ -107,9 +107,20 @@ describe('mqa package', () => {
       expect(head.headers.get('cmsd-static')).toBe(header)
       expect(head.headers.get('content-length')).toBe(res.headers.get('content-length'))
       expect((await head.arrayBuffer()).byteLength).toBe(0)
-      // The segment decodes on its own.
+      // The segment stands on its own: PAT and PMT first (the first segment of a file input too),
+      // every continuity counter counting on (those of PAT and PMT included), and every frame of
+      // its number in it.
+      const bytes = new Uint8Array(await (await get(`/hls/${seg.uri}`)).arrayBuffer())
+      const pids = [0, 1].map((k) => ((bytes[k * 188 + 1]! & 0x1f) << 8) | bytes[k * 188 + 2]!)
+      const demuxer = new TsDemuxer()
+      const events = [...demuxer.push(bytes), ...demuxer.flush()]
+      const program = events.find((e) => e.kind === 'program')
+      expect(program?.kind === 'program' ? [0, program.pmtPid] : undefined, `segment ${n}: the first two packets`).toEqual(pids)
+      expect(events.filter((e) => e.kind === 'error').map((e) => e.kind === 'error' && e.error.message), `segment ${n}`).toEqual([])
+      expect(events.filter((e) => e.kind === 'pes' && e.codec === 'h264').length, `segment ${n}: frames`).toBe(mine.length)
+      // And decodes on its own.
       const file = join(dir, `${n}.ts`)
-      writeFileSync(file, new Uint8Array(await (await get(`/hls/${seg.uri}`)).arrayBuffer()))
+      writeFileSync(file, bytes)
       const r = spawnSync(ffmpeg, ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' })
       expect(r.status).toBe(0)
       expect(r.stderr).toBe('')
