@@ -226,7 +226,8 @@ export class Segmenter {
     const last = this.#lastFrameIndex
     const reorderFrom = last !== undefined && this.#beforeJump !== undefined && this.#sinceJump < MAX_REORDER_FRAMES ? Math.min(last, this.#beforeJump) : last
     const floor = this.#lastFrameIndex === undefined && this.#lastClosedNumber !== undefined ? (this.#lastClosedNumber + 1) * D : undefined
-    if ((reorderFrom !== undefined && pos < reorderFrom - MAX_REORDER_FRAMES) || (floor !== undefined && pos < floor - MAX_REORDER_FRAMES)) {
+    const wentBack = (reorderFrom !== undefined && pos < reorderFrom - MAX_REORDER_FRAMES) || (floor !== undefined && pos < floor - MAX_REORDER_FRAMES)
+    if (wentBack) {
       // The timecode went back. From late in the day to early in it is midnight: the day goes on.
       // Anything else (an encoder or source restart) is a new epoch too, with a discontinuity:
       // numbers stay on the day's grid (n mod S) and never repeat one already published.
@@ -245,11 +246,12 @@ export class Segmenter {
     frameIndex = pos
     const n = Math.floor(frameIndex / D)
     if (last !== undefined && (frameIndex > last + D || frameIndex < reorderFrom! - MAX_REORDER_FRAMES)) this.#pendingDiscontinuity = true
-    if (last !== undefined && frameIndex > last + 1 && !this.#pendingDiscontinuity) {
+    // A new epoch is not a jump forward to reorder across: positions before it are a day lower.
+    if (wentBack) this.#beforeJump = undefined
+    else if (last !== undefined && frameIndex > last + 1) {
       this.#beforeJump = last
       this.#sinceJump = 0
     } else this.#sinceJump++
-    if (this.#pendingDiscontinuity) this.#beforeJump = undefined
     if (last === undefined || frameIndex > last || this.#pendingDiscontinuity) this.#lastFrameIndex = frameIndex
     const sample: MediaSample = { dtsTicks: au.dtsTicks, ptsTicks: au.ptsTicks, durationTicks: this.#frameTicks, data: au.data, keyFrame }
     const entry: FrameEntry = { frameIndex: dayIndex, record, sample }
