@@ -349,6 +349,11 @@ export class TsDemuxer {
   }
 
   /** A copy of the counts so far. */
+  /** The PMT's PID, from the last PAT read (undefined before one). */
+  get pmtPid(): number | undefined {
+    return this.#pmtPid
+  }
+
   get stats(): TsStats {
     return { ...this.#stats }
   }

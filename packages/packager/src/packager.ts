@@ -77,7 +77,6 @@ export class PackagerCore {
   #segmenter: Segmenter | undefined
   #codec: VideoCodec | undefined
   #videoPid: number | undefined
-  #pmtPid: number | undefined
   #rate: FrameRate | undefined
   readonly #rateProbe: number[] = []
   readonly #early: TsEvent[] = []
@@ -123,8 +122,6 @@ export class PackagerCore {
     const events = this.#demuxer.push(chunk)
     // After the demuxer, which learns the PMT's PID from this chunk's PAT; before the events, so a
     // segment that closes in this chunk (the first, from a file read in large chunks) has the PMT.
-    const program = events.find((ev) => ev.kind === 'program')
-    if (program?.kind === 'program') this.#pmtPid = program.pmtPid
     this.#capturePsi(chunk)
     const out: PublishedSegment[] = []
     for (const ev of events) this.#event(ev, out)
@@ -147,7 +144,6 @@ export class PackagerCore {
     }
     if (ev.kind === 'program') {
       this.#videoPid = ev.videoPid
-      this.#pmtPid = ev.pmtPid
       this.#codec = ev.videoCodec
       return
     }
@@ -257,7 +253,7 @@ export class PackagerCore {
       }
       const pid = ((buf[i + 1]! & 0x1f) << 8) | buf[i + 2]!
       if (pid === 0) this.#pat = buf.slice(i, i + 188)
-      else if (pid === this.#pmtPid) this.#pmt = buf.slice(i, i + 188)
+      else if (pid === this.#demuxer.pmtPid) this.#pmt = buf.slice(i, i + 188)
       i += 188
     }
     this.#psiCarry = buf.slice(i)
