@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TsDemuxer, VideoCodec, decodeCmsdDynamic, decodeCmsdStatic, readMqaRecords, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
+import { decodeCmsdDynamic, decodeCmsdStatic } from '@mqa/common'
 import { resolveFfmpeg } from '../../../scripts/lib/ffmpeg-bin.js'
-import { workDir } from '../../encoder/test/helpers.js'
+import { timecodeIndices, workDir } from '../../encoder/test/helpers.js'
 
 /**
  * The main job, end to end, as a user runs it: `mqa demo` (the built CLI, one process) with the
@@ -60,19 +60,6 @@ async function freeBase(): Promise<number> {
     if (checks.every(Boolean)) return base
   }
   throw new Error('no free port range on 127.0.0.1')
-}
-
-/** Frame indices (from each frame's MQA SEI `tc`) of an MPEG-TS segment, in decode order. */
-function frameIndices(ts: Uint8Array): number[] {
-  const d = new TsDemuxer()
-  const out: number[] = []
-  for (const e of [...d.push(ts), ...d.flush()]) {
-    if (e.kind !== 'pes' || e.codec !== 'h264') continue
-    const { records } = readMqaRecords(VideoCodec.H264, splitAnnexB(e.data, VideoCodec.H264))
-    const tc = records.find((r) => r.scope !== 'g')?.timecode
-    if (tc !== undefined) out.push(timecodeToFrameIndex(tc, { num: FPS, den: 1 }))
-  }
-  return out
 }
 
 let demo: ChildProcess
@@ -226,7 +213,7 @@ describe('mqa demo (the main job)', () => {
       const decoded = spawnSync(ffmpeg, ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' })
       expect(decoded.status, `segment ${d.segment}: ${decoded.stderr}`).toBe(0)
       expect(decoded.stderr, `segment ${d.segment}`).toBe('')
-      const frames = frameIndices(s.bytes).sort((x, y) => x - y) // decode order → presentation order (B-frames)
+      const frames = timecodeIndices(s.bytes, { num: FPS, den: 1 }).sort((x, y) => x - y) // decode order → presentation order (B-frames)
       for (const f of frames) {
         expect(seen.has(f), `frame ${f} served twice`).toBe(false)
         seen.add(f)

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Timecode, VideoCodec, buildSeiNal, groupAccessUnits, insertSeiAnnexB, isSeiNal, joinAnnexB, parseSeiNal, splitAnnexB } from '@mqa/common'
+import { type FrameRate, ScoreScope, type Timecode, TsDemuxer, VideoCodec, buildSeiNal, groupAccessUnits, insertSeiAnnexB, isSeiNal, joinAnnexB, parseSeiNal, readMqaRecords, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
 import { resolveFfmpeg } from '../../../scripts/lib/ffmpeg-bin.js'
 
 export const { ffmpeg, ffprobe } = resolveFfmpeg()
@@ -39,6 +39,18 @@ export function ffmpegScores(dist: string, ref: string, refArgs: string[] = [], 
 export function ffmpegDecodeErrors(file: string): string {
   const r = spawnSync(ffmpeg, ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' })
   return `${r.status === 0 ? '' : `exit ${r.status}\n`}${r.stderr}`
+}
+
+/** Frame indices (from each H.264 frame's MQA SEI `tc`) of MPEG-TS bytes, in decode order. */
+export function timecodeIndices(ts: Uint8Array, rate: FrameRate): number[] {
+  const d = new TsDemuxer()
+  const out: number[] = []
+  for (const e of [...d.push(ts), ...d.flush()]) {
+    if (e.kind !== 'pes' || e.codec !== 'h264') continue
+    const tc = readMqaRecords(VideoCodec.H264, splitAnnexB(e.data, VideoCodec.H264)).records.find((r) => r.scope === ScoreScope.FRAME)?.timecode
+    if (tc !== undefined) out.push(timecodeToFrameIndex(tc, rate))
+  }
+  return out
 }
 
 /** key_frame and pts of every video frame, in presentation order. */

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import HLS from 'hls-parser'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
+import { ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, splitAnnexB } from '@mqa/common'
 import { encode } from '@mqa/encoder'
 import { type PackagerHandle, inspectPlaylistUrl, startPackager } from '../src/index.js'
+import { timecodeIndices } from '../../encoder/test/helpers.js'
 import { recordingLogger } from './recording-logger.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mqa-numbering-'))
@@ -41,18 +42,6 @@ async function mediaPlaylist(p: PackagerHandle, path: string): Promise<HLS.types
   const res = await fetch(`${p.url}${path}`)
   expect(res.status, path).toBe(200)
   return HLS.parse(await res.text()) as HLS.types.MediaPlaylist
-}
-
-/** Frame indices (from each frame's `tc`) of a TS file or segment, in decode order. */
-function decodeOrderIndices(ts: Uint8Array): number[] {
-  const d = new TsDemuxer()
-  const out: number[] = []
-  for (const e of [...d.push(ts), ...d.flush()]) {
-    if (e.kind !== 'pes' || e.codec !== 'h264') continue
-    const tc = readMqaRecords(VideoCodec.H264, splitAnnexB(e.data, VideoCodec.H264)).records.find((r) => r.scope === ScoreScope.FRAME)?.timecode
-    if (tc !== undefined) out.push(timecodeToFrameIndex(tc, { num: 25, den: 1 }))
-  }
-  return out
 }
 
 /** The `tc` of the first video frame of a TS segment served at `path`. */
@@ -110,7 +99,7 @@ describe('segment numbering across midnight and restarts', () => {
     const file = join(dir, 'gap.ts')
     const frames = 150
     await encode({ input: 'lavfi:testsrc2=size=160x90:rate=25,select=not(between(n\\,10\\,30))', output: file, codec: VideoCodec.H264, preset: 'veryfast', bitrateKbps: 200, gopSeconds: 2, segmentSeconds: 2, timecode: 'pts', workers: 1, realtime: false, bframes: 3, maxFrames: frames })
-    const order = decodeOrderIndices(readFileSync(file))
+    const order = timecodeIndices(readFileSync(file), { num: 25, den: 1 })
     expect(order).toHaveLength(frames)
     const stepBack = Math.max(...order.map((f, i) => Math.max(...order.slice(0, i + 1)) - f))
     expect(stepBack, 'the clip does not show what this test is about: no B-frame decoded across the gap').toBeGreaterThan(16)
@@ -123,7 +112,7 @@ describe('segment numbering across midnight and restarts', () => {
     for (const n of [0, 1, 2, 3]) {
       const res = await fetch(`${p.url}/hls/${n}.ts`)
       expect(res.status).toBe(200)
-      const indices = decodeOrderIndices(new Uint8Array(await res.arrayBuffer()))
+      const indices = timecodeIndices(new Uint8Array(await res.arrayBuffer()), { num: 25, den: 1 })
       expect(indices.every((f) => Math.floor(f / 50) === n), `segment ${n}: ${indices.join(' ')}`).toBe(true)
       served.push(...indices)
     }
