@@ -68,3 +68,36 @@ describe('beamcoder as installed, on inputs that fail to open', () => {
     expect(out).toEqual({ rounds: 40, rejected: 40 * bad.length, opened: 0, frames: 40 * 50 })
   }, 150_000)
 })
+
+/**
+ * The child: what beamcoder prints of its own, with printf, on two paths mqa can reach: an option
+ * it does not know ("DEBUG: Option ... not found") and an accessor used on an object without its
+ * struct ("NAPI error in file ..."). Unpatched, both went to stdout, which is the MPEG-TS stream
+ * of `mqa encode -o -`; the patch sends them to stderr. Checked to fail on the build before it
+ * (the first line arrived on stdout).
+ */
+const PRINTS = `
+const { loadBeamcoder } = await import(process.argv[1])
+const b = loadBeamcoder()
+b.encoder({ name: 'libx264', width: 64, height: 64, pix_fmt: 'yuv420p', time_base: [1, 25], priv_data: { no_such_option: 1 } })
+const proto = Object.getPrototypeOf(b.frame({ width: 64, height: 64, format: 'yuv420p' }))
+try {
+  Object.getOwnPropertyDescriptor(proto, 'width').get.call(Object.create(proto))
+} catch (err) {
+  process.stderr.write('threw ' + err.constructor.name + '\\n')
+}
+process.stdout.write('the only line on stdout\\n')
+`
+
+describe("beamcoder's own diagnostics", () => {
+  it('go to stderr, never into stdout (where mqa may be writing MPEG-TS)', () => {
+    const loader = new URL('../dist/io/beamcoder.js', import.meta.url).href
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', PRINTS, loader], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toBe('the only line on stdout\n')
+    // Both paths were taken: their messages are there, on stderr.
+    expect(r.stderr).toContain('DEBUG: Option no_such_option not found.')
+    expect(r.stderr).toMatch(/NAPI error in file \S+frame\.cc/)
+    expect(r.stderr).toContain('threw TypeError')
+  })
+})
