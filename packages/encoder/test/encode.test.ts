@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, timecodeToFrameIndex } from '@mqa/common'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { type Logger, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
@@ -150,6 +151,34 @@ describe('outputs that cannot be written', () => {
     const summary = await encode({ ...base, output: 'udp://127.0.0.1:0', maxFrames: 30 })
     expect(summary.frames).toBe(30)
     expect(summary.outputErrors).toBeGreaterThan(0)
+  })
+})
+
+describe('a metrics worker that cannot load (a broken install)', () => {
+  // A copy of the built package whose worker module throws when it loads, as one with its kernels
+  // or its module missing would. Before, that killed the process with piscina's unheard 'error'
+  // event (a stack trace), and with a listener the frames queued behind the dead worker never
+  // settled: the encode hung (this test timed out). Now each frame fails at once, counted, and the
+  // error is one line per window with the total.
+  it('every frame goes out unmeasured and the encode finishes; one error line per window, with the total, and metricsErrors in the summary', async () => {
+    const dir = workDir('broken-worker')
+    cpSync(fileURLToPath(new URL('../dist', import.meta.url)), join(dir, 'dist'), { recursive: true, filter: (f) => !f.endsWith('.map') })
+    symlinkSync(fileURLToPath(new URL('../node_modules', import.meta.url)), join(dir, 'node_modules'))
+    writeFileSync(join(dir, 'dist/io/metrics-worker.js'), "throw new Error('no kernels here (a broken install, made by the test)')\n")
+    const broken = (await import(pathToFileURL(join(dir, 'dist/index.js')).href)) as { encode: typeof encode }
+    const errors: { msg: string; fields: Record<string, unknown> }[] = []
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: (msg, fields = {}) => void errors.push({ msg, fields }), child: () => logger }
+    const output = join(dir, 'out.ts')
+    const summary = await broken.encode({ input: 'lavfi:testsrc2=size=160x90:rate=25', output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false, maxFrames: 60, logger })
+    expect(summary).toMatchObject({ frames: 60, measured: 0, unmeasured: 60, metricsErrors: 60, overload: 0 })
+    // The worker's death or the first frame it failed, whichever came first; nothing more in the window.
+    expect(errors).toHaveLength(1)
+    expect(errors[0]!.msg).toMatch(/^metrics worker (stopped|failed)/)
+    expect(errors[0]!.fields).toMatchObject({ total: 1, error: expect.stringContaining('no kernels here') })
+    // The stream says so frame by frame: every record `um`, none with scores.
+    const { frames } = await inspectFile(output, { segmentSeconds: 1 })
+    expect(frames).toHaveLength(60)
+    expect(frames.every((f) => f.record?.unmeasured === true && f.record.psnrDb === undefined && f.record.mqa === undefined && f.errors.length === 0)).toBe(true)
   })
 })
 

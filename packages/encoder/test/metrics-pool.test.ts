@@ -1,7 +1,10 @@
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MetricsPool, type NotRun, slabSlots } from '../src/io/metrics-pool.js'
 import { PictureSlab, pictureBytes, type FramePlanes } from '../src/io/metrics-task.js'
 import { computePsnrSsim, type Picture } from '../src/metrics/index.js'
+import { workDir } from './helpers.js'
 import { makePicture, noise } from './pictures.js'
 
 /** A test picture as beamcoder hands a yuv420p frame over: data and linesize per plane. */
@@ -168,6 +171,47 @@ describe('metrics pool (real worker threads)', () => {
     if (typeof run === 'string') throw new Error(`not run: ${run}`)
     const want = computePsnrSsim(makePicture(160, 90, noise(5)), makePicture(160, 90, noise(6), '420', 96))
     expect((await run).ssim.all).toBe(want.ssim.all)
+  })
+
+  // The real worker behind a module that throws when it loads while a marker file exists (a
+  // broken install, then mended). Piscina 5 rejects the tasks it had given the worker that failed,
+  // starts one more (which fails too, holding none: its 'error' event) and then no other, so the
+  // tasks queued behind never settled: without the pool's own handling they waited forever (and
+  // the unheard 'error' event killed the process). Checked: without it, this test times out.
+  it('settles every task when its workers die, refuses tasks while they are down, and measures again once they restart', async () => {
+    const dir = workDir('broken-worker')
+    const broken = join(dir, 'broken')
+    const file = join(dir, 'worker.mjs')
+    const real = new URL('../dist/io/metrics-worker.js', import.meta.url).href
+    writeFileSync(broken, '')
+    writeFileSync(
+      file,
+      `import { existsSync } from 'node:fs'\nexport * from ${JSON.stringify(real)}\nexport { default } from ${JSON.stringify(real)}\n` +
+        `if (existsSync(${JSON.stringify(broken)})) throw new Error('worker failed to load (made by the test)')\n`,
+    )
+    const died: Error[] = []
+    pool = new MetricsPool({ workers: 1, workerFile: file, onWorkerError: (err) => died.push(err) })
+    const p = asFrame(makePicture(64, 32, noise(7)))
+    const first = [0, 1, 2, 3, 4, 5, 6, 7].map((key) => holdAndRun(pool!, key, p, p) as Promise<unknown>)
+    const settled = await Promise.allSettled(first)
+    expect(settled.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(Array(8).fill('Error: worker failed to load (made by the test)'))
+    expect(died.map((e) => e.message)).toEqual(['worker failed to load (made by the test)'])
+    expect([pool.inFlight, pool.held]).toEqual([0, 0])
+    // Down: a frame is refused at once, and so is a warm-up.
+    expect(pool.down?.message).toBe('worker failed to load (made by the test)')
+    await expect(holdAndRun(pool, 8, p, p) as Promise<unknown>).rejects.toThrow('worker failed to load')
+    await expect(pool.warm()).rejects.toThrow('worker failed to load')
+    // Mended: the workers start again (a second after they died) and frames are measured again.
+    rmSync(broken)
+    const restartBy = performance.now() + 5000
+    while (pool.down && performance.now() < restartBy) await new Promise((r) => setTimeout(r, 50))
+    expect(pool.down).toBeUndefined()
+    expect(await pool.warm()).toBe('wasm')
+    const q = asFrame(makePicture(64, 32, noise(8)))
+    const res = (await holdAndRun(pool, 9, p, q)) as { psnr: { average: number }; ssim: { all: number } }
+    const want = computePsnrSsim(makePicture(64, 32, noise(7)), makePicture(64, 32, noise(8)))
+    expect([res.psnr.average, res.ssim.all]).toEqual([want.psnr.average, want.ssim.all])
+    expect([pool.inFlight, pool.held, died.length]).toEqual([0, 0, 1])
   })
 
   it('holds sources while the encoder delays them, growing its slab past the first 32 slots, and gives slots back on drop', async () => {

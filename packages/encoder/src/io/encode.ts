@@ -130,6 +130,11 @@ export interface EncodeSummary {
    * input holding back the packets a B-frame's picture needs), or that its bound pushed out.
    */
   readonly late: number
+  /**
+   * Frames a metrics worker failed on (it threw, or did not start: a broken install); each goes
+   * out unmeasured, and the error is logged once per window with this total.
+   */
+  readonly metricsErrors: number
   readonly inputErrors: number
   readonly decodeErrors: number
   readonly droppedInputFrames: number
@@ -275,6 +280,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let written = 0
   let measured = 0
   let overload = 0
+  let metricsErrors = 0
   let late = 0
   let decodeErrors = 0
   let decodeErrorsSinceFrame = 0
@@ -609,7 +615,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     run.then(
       (res) => {
         if (!res.psnr || !res.ssim) {
-          log.error('metrics worker gave no scores: frame left unmeasured', { frameIndex: key })
+          metricsErrors++
+          const r = errorLog.record('ERR_METRICS_WORKER')
+          if (r) log.error('metrics worker gave no scores: frame left unmeasured', { frameIndex: key, total: r.total })
           release.resolve(key, null)
           drain()
           return
@@ -620,7 +628,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       (err: unknown) => {
         // Closing the pool (an encode that failed writing) ends the tasks still running: expected.
         if (poolClosing) return
-        log.error('metrics worker failed: frame left unmeasured', { frameIndex: key, error: (err as Error).message })
+        // A worker that cannot load fails every frame the same way: one line per window, counted.
+        metricsErrors++
+        const r = errorLog.record('ERR_METRICS_WORKER')
+        if (r) log.error('metrics worker failed: frame left unmeasured', { frameIndex: key, error: (err as Error).message, total: r.total })
         release.resolve(key, null)
         drain()
       },
@@ -687,7 +698,16 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   // Made here, right before the main loop, so a setup error above leaves no worker behind.
-  const pool = measuring ? new MetricsPool({ workers: Math.max(1, options.workers) }) : undefined
+  const pool = measuring
+    ? new MetricsPool({
+        workers: Math.max(1, options.workers),
+        // The pool restarts its workers itself; its frames meanwhile fail (counted in measure()).
+        onWorkerError: (err) => {
+          const r = errorLog.record('ERR_METRICS_WORKER')
+          if (r) log.error('metrics worker stopped: frames are left unmeasured until it restarts', { error: err.message, total: r.total })
+        },
+      })
+    : undefined
   let poolClosing = false
   try {
     // A live input's frames are refused once the pool has its bound in flight (unmeasured, as
@@ -806,6 +826,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     measured,
     unmeasured: written - measured,
     overload,
+    metricsErrors,
     late,
     inputErrors: inputErrors + nonMonotonic,
     decodeErrors,
@@ -1006,7 +1027,7 @@ export function frameSmpteTimecode(frame: Beamcoder.Frame, rate: FrameRate): Tim
 
 /** The summary of an encode stopped before its input sent anything. */
 function stoppedBeforeInput(wallMs: number): EncodeSummary {
-  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, timecodeRestarts: 0, outputErrors: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
+  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, metricsErrors: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, timecodeRestarts: 0, outputErrors: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
 }
 
 interface AacState {

@@ -25,21 +25,82 @@ export interface HeldSource {
  * at once, another, up to `workers`, when each has TASKS_PER_WORKER frames), each given the slab
  * as a growable SharedArrayBuffer, which the first frame sizes: a live input's first frames then
  * find a worker ready.
+ *
+ * A worker that dies holding no task (one that cannot load: a broken install; or a crash) is
+ * piscina's 'error' event. Unheard, that event killed the process with a stack trace; and once a
+ * worker has failed while starting, piscina 5 starts no more, so the tasks queued behind it never
+ * settled and a file encode waited forever.
+ * So the pool settles them itself: every task in flight is rejected with the worker's error,
+ * tasks are refused (rejected at once) while the workers are down, and the workers are started
+ * again after RESTART_MS (doubling up to RESTART_MAX_MS while they keep failing; back to the
+ * start once a frame is measured). `onWorkerError` is told each time.
  */
 export class MetricsPool {
   readonly #maxQueue: number
-  readonly #pool: Piscina
+  readonly #options: { readonly workers: number; readonly workerFile: string; readonly onWorkerError: ((err: Error) => void) | undefined }
+  #pool: Piscina
   readonly #buffer: SharedArrayBuffer
   #slab: PictureSlab | undefined
   #inFlight = 0
   #waiters: (() => void)[] = []
+  /** How to reject each task (and warm-up) in flight, should its worker die. */
+  readonly #running = new Set<(err: Error) => void>()
+  /** Set while the workers are down (between a worker's death and their restart). */
+  #down: Error | undefined
+  #restartMs = RESTART_MS
+  #restartTimer: NodeJS.Timeout | undefined
+  #closed = false
 
-  constructor(options: { workers: number; maxQueue?: number }) {
+  constructor(options: { workers: number; maxQueue?: number; onWorkerError?: (err: Error) => void; workerFile?: string }) {
     this.#maxQueue = options.maxQueue ?? Math.max(8, options.workers * TASKS_PER_WORKER)
+    this.#options = { workers: options.workers, workerFile: options.workerFile ?? workerFile(), onWorkerError: options.onWorkerError }
     // Address space only, until the first frame grows it: 1 GiB holds about 70 4K pictures.
     this.#buffer = new SharedArrayBuffer(0, { maxByteLength: MAX_SLAB_BYTES })
+    this.#pool = this.#startWorkers()
+  }
+
+  #startWorkers(): Piscina {
     const workerData: MetricsWorkerData = { slab: this.#buffer }
-    this.#pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: options.workers, concurrentTasksPerWorker: TASKS_PER_WORKER, idleTimeout: 60_000, workerData })
+    const pool = new Piscina({ filename: this.#options.workerFile, minThreads: 1, maxThreads: this.#options.workers, concurrentTasksPerWorker: TASKS_PER_WORKER, idleTimeout: 60_000, workerData })
+    pool.on('error', (err: unknown) => this.#workerDied(pool, err instanceof Error ? err : new Error(String(err))))
+    return pool
+  }
+
+  #workerDied(pool: Piscina, err: Error): void {
+    if (pool !== this.#pool || this.#closed) return
+    this.#down = err
+    for (const reject of this.#running) reject(err)
+    this.#running.clear()
+    pool.destroy().catch(() => undefined)
+    this.#options.onWorkerError?.(err)
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined
+      if (this.#closed) return
+      this.#pool = this.#startWorkers()
+      this.#down = undefined
+    }, this.#restartMs)
+    this.#restartTimer.unref()
+    this.#restartMs = Math.min(this.#restartMs * 2, RESTART_MAX_MS)
+  }
+
+  /** A piscina task, settled by the pool itself if its worker dies; refused at once while the workers are down. */
+  #run<T>(task: unknown, options?: { name: string }): Promise<T> {
+    if (this.#down) return Promise.reject(this.#down)
+    return new Promise<T>((resolve, reject) => {
+      this.#running.add(reject)
+      ;(this.#pool.run(task, options) as Promise<T>).then(
+        (value) => {
+          this.#restartMs = RESTART_MS
+          resolve(value)
+        },
+        reject,
+      ).finally(() => this.#running.delete(reject))
+    })
+  }
+
+  /** The error the workers died of, while they are down (tasks are refused until they restart). */
+  get down(): Error | undefined {
+    return this.#down
   }
 
   /**
@@ -48,7 +109,7 @@ export class MetricsPool {
    * thread, the modules, the wasm compile). Says which kernels the worker uses.
    */
   async warm(): Promise<string> {
-    return (await this.#pool.run(null, { name: 'warm' })) as string
+    return this.#run<string>(null, { name: 'warm' })
   }
 
   get inFlight(): number {
@@ -136,7 +197,7 @@ export class MetricsPool {
     }
     this.#inFlight++
     const task: MetricsTask = { key, source: held.planes, recon: r }
-    return (this.#pool.run(task) as Promise<MetricsResult>).finally(() => {
+    return this.#run<MetricsResult>(task).finally(() => {
       slab.release(slot)
       slab.release(held.slot)
       this.#inFlight--
@@ -152,11 +213,17 @@ export class MetricsPool {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#restartTimer)
     await this.#pool.destroy()
   }
 }
 
 const MAX_SLAB_BYTES = 1 << 30
+
+/** The workers start again this long after one died, twice as long each time they die again, up to RESTART_MAX_MS. */
+const RESTART_MS = 1000
+const RESTART_MAX_MS = 30_000
 
 /**
  * Slots the slab starts with, and adds at a time: libx264 veryfast holds about 16 frames between a
