@@ -614,28 +614,24 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     releaseFrame(rf)
     run.then(
       (res) => {
-        if (!res.psnr || !res.ssim) {
-          metricsErrors++
-          const r = errorLog.record('ERR_METRICS_WORKER')
-          if (r) log.error('metrics worker gave no scores: frame left unmeasured', { frameIndex: key, total: r.total })
-          release.resolve(key, null)
-          drain()
-          return
-        }
+        if (!res.psnr || !res.ssim) return workerFailed(key, 'metrics worker gave no scores: frame left unmeasured', {})
         release.resolve(res.key, { psnrDb: res.psnr.average, psnrYDb: res.psnr.y, ssim: res.ssim.all, ssimY: res.ssim.y, psnrUDb: res.psnr.u, psnrVDb: res.psnr.v, ssimU: res.ssim.u, ssimV: res.ssim.v })
         drain()
       },
       (err: unknown) => {
         // Closing the pool (an encode that failed writing) ends the tasks still running: expected.
-        if (poolClosing) return
-        // A worker that cannot load fails every frame the same way: one line per window, counted.
-        metricsErrors++
-        const r = errorLog.record('ERR_METRICS_WORKER')
-        if (r) log.error('metrics worker failed: frame left unmeasured', { frameIndex: key, error: (err as Error).message, total: r.total })
-        release.resolve(key, null)
-        drain()
+        if (!poolClosing) workerFailed(key, 'metrics worker failed: frame left unmeasured', { error: (err as Error).message })
       },
     )
+  }
+
+  /** A frame whose worker failed it: unmeasured and counted; a worker that cannot load fails every frame the same way, so one line per window. */
+  function workerFailed(key: number, msg: string, fields: Record<string, unknown>): void {
+    metricsErrors++
+    const r = errorLog.record('ERR_METRICS_WORKER')
+    if (r) log.error(msg, { frameIndex: key, ...fields, total: r.total })
+    release.resolve(key, null)
+    drain()
   }
 
   function drain(final = false): void {
