@@ -5,7 +5,7 @@
  * getting the same scores (the ffmpeg encode, then an ffmpeg psnr+ssim pass over its output).
  * All of it in one run, interleaved, on the same input; see scripts/bench/README.md.
  *
- *   node scripts/bench/encoder.js [--quick] [--check] [--reps N] [--breakdown] [--bound] [--js-kernels] [--only-720p] [--regenerate]
+ *   node scripts/bench/encoder.js [--quick] [--check] [--reps N] [--breakdown] [--bound] [--native] [--js-kernels] [--only-720p] [--regenerate]
  *
  * Input per size (cached under .bench/): 10 s of a mandelbrot zoom with temporal grain, 30 fps,
  * stored as high-bitrate H.264 in MP4 (libx264 crf 12), so decoding it costs what decoding a
@@ -18,6 +18,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { buildNativeFloor } from '../lib/c-floor.js'
 import { resolveFfmpeg } from '../lib/ffmpeg-bin.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -54,6 +55,7 @@ const FLAGS = /** @type {const} */ ({
   reps: { type: 'string', default: '3', description: 'timed repetitions of each variant' },
   breakdown: { type: 'boolean', default: false, description: "also time mqa's pipeline with measuring off, and beamcoder alone doing (b)'s FFmpeg work (not targets)" },
   bound: { type: 'boolean', default: false, description: "also time FFmpeg's own tools doing (b)'s FFmpeg and metric work: (a) piped into a second ffmpeg that decodes it, with and without psnr+ssim against the source (not targets)" },
+  native: { type: 'boolean', default: false, description: "also time (b)'s FFmpeg work in one C process on FFmpeg's libraries (scripts/bench/c-floor.c, built with cc), with and without FFmpeg's psnr+ssim filters in the same process (not targets)" },
   'only-720p': { type: 'boolean', default: false, description: 'skip 1080p (the targets are checked at 720p)' },
   'js-kernels': { type: 'boolean', default: false, description: 'also time (b) on the plain-JS metric kernels (MQA_METRICS_KERNELS=js; not a target)' },
   regenerate: { type: 'boolean', default: false, description: 'rebuild the cached inputs in .bench/' },
@@ -332,7 +334,7 @@ async function runMeasured(cmd, args, gnuTime, opts = {}) {
 /**
  * @typedef {object} SizeResult
  * @property {Source} source
- * @property {Record<string, Run[]>} runs  by variant: encode (a), metrics (pass over a's output), mqa (b), unmeasured, floor, jsKernels
+ * @property {Record<string, Run[]>} runs  by variant: encode (a), metrics (pass over a's output), mqa (b), unmeasured, floor, boundDecode, boundMetrics, native, nativeMeasured, jsKernels
  * @property {Run[]} twoPass  (c): encode + metrics of the same round
  * @property {{ frames: number, measured: number, unmeasured: number, wallMs: number }[]} mqaSummaries
  * @property {Verification} verification
@@ -360,7 +362,9 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
   const settings = verifySettings(ffmpeg, source)
 
   /** @type {Record<string, Run[]>} */
-  const runs = { encode: [], metrics: [], mqa: [], unmeasured: [], floor: [], boundDecode: [], boundMetrics: [], jsKernels: [] }
+  const runs = { encode: [], metrics: [], mqa: [], unmeasured: [], floor: [], boundDecode: [], boundMetrics: [], native: [], nativeMeasured: [], jsKernels: [] }
+  /** @type {number[]} the mean PSNR the native floor measured, each --measure run */
+  const nativePsnr = []
   /** @type {SizeResult['mqaSummaries']} */
   const mqaSummaries = []
   /** @type {{ name: string, run: () => Promise<void> }[]} */
@@ -416,6 +420,26 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
       },
     })
   }
+  if (flags.native) {
+    const bin = buildNativeFloor(CACHE_DIR)
+    const outC = path.join(OUT_DIR, `${tag}-native.ts`)
+    for (const measure of [false, true]) {
+      sides.push({
+        name: measure ? 'C floor + psnr+ssim' : 'C floor',
+        run: async () => {
+          const args = [source.file, outC, String(GOP_FRAMES), String(ENCODE.bframes), ENCODE.preset, String(parseInt(ENCODE.bitrate, 10) * 1e6), ...(measure ? ['--measure'] : [])]
+          const r = await runMeasured(bin, args, gnuTime)
+          const line = r.stderr.split('\n').find((l) => l.includes('"msg":"c-floor done"'))
+          const done = line ? JSON.parse(line) : undefined
+          if (done?.frames !== source.frames || done?.decodedAgain !== source.frames || done?.measured !== (measure ? source.frames : 0)) {
+            throw new Error(`C floor${measure ? ' --measure' : ''}: ${line ?? r.stderr.trim()}; want ${source.frames} frames encoded, decoded again${measure ? ' and measured' : ''}`)
+          }
+          if (measure) nativePsnr.push(done.psnr)
+          ;(measure ? runs.nativeMeasured : runs.native)?.push(r)
+        },
+      })
+    }
+  }
   if (flags['js-kernels']) {
     const outJs = path.join(OUT_DIR, `${tag}-b-mqa-js-kernels.ts`)
     sides.push({
@@ -447,7 +471,22 @@ async function measureSize(ffmpeg, ffprobe, source, reps, gnuTime) {
     return { wallMs: e.wallMs + m.wallMs, cpuS: e.cpuS + m.cpuS, peakMb: Math.max(e.peakMb, m.peakMb), stderr: m.stderr }
   })
   const verification = verifyOutputs(ffmpeg, ffprobe, source, { outA, outB, report, metricsLog: runs.metrics?.at(-1)?.stderr ?? '' })
+  if (nativePsnr.length) checkNativeAgrees(nativePsnr, report)
   return { source, runs, twoPass, mqaSummaries, verification: { ...verification, settings } }
+}
+
+/**
+ * The native floor must do (b)'s work, not a cheaper one: the same libx264 options give the same
+ * pictures, so its mean PSNR (FFmpeg's filter, per frame, averaged) is (b)'s report's.
+ * @param {number[]} nativePsnr @param {string} report
+ */
+function checkNativeAgrees(nativePsnr, report) {
+  /** @type {{ frames: { psnrDb: number | null }[] }} */
+  const r = JSON.parse(readFileSync(report, 'utf8'))
+  const mean = r.frames.reduce((sum, f) => sum + (f.psnrDb ?? NaN), 0) / r.frames.length
+  for (const p of nativePsnr) {
+    if (!(Math.abs(p - mean) <= 0.01)) throw new Error(`the C floor's mean PSNR ${p.toFixed(4)} dB is not (b)'s ${mean.toFixed(4)} dB: it did not encode the same pictures`)
+  }
 }
 
 /**
@@ -617,6 +656,10 @@ function printSize(r) {
   const boundMetrics = r.runs.boundMetrics?.length ? summarize(r.runs.boundMetrics) : undefined
   if (boundDecode) console.log(line('    ffmpeg (a) | ffmpeg decoding it (--bound)', boundDecode))
   if (boundMetrics) console.log(line('    ffmpeg (a) | ffmpeg decode+psnr+ssim (--bound)', boundMetrics))
+  const native = r.runs.native?.length ? summarize(r.runs.native) : undefined
+  const nativeMeasured = r.runs.nativeMeasured?.length ? summarize(r.runs.nativeMeasured) : undefined
+  if (native) console.log(line("    C, one process: (b)'s FFmpeg work (--native)", native))
+  if (nativeMeasured) console.log(line('    C, one process: + psnr+ssim filters (--native)', nativeMeasured))
   if (r.runs.jsKernels?.length) console.log(line('    (b) on the plain-JS kernels (--js-kernels)', summarize(r.runs.jsKernels)))
   const inside = median(r.mqaSummaries.map((x) => x.wallMs)) / 1000
   console.log(`(b) itself reports ${inside.toFixed(2)} s from opening the input to the trailer; the other ${(b.wallS - inside).toFixed(2)} s are node start-up, module and beamcoder loading, exit`)
@@ -635,6 +678,14 @@ function printSize(r) {
       `FFmpeg's own tools doing (b)'s work (--bound): encode | decode ${(boundDecode.wallS / a.wallS).toFixed(2)}× (a)'s wall, ${(boundDecode.cpuS / a.cpuS).toFixed(2)}× its CPU; ` +
         `encode | decode + psnr+ssim ${(boundMetrics.wallS / a.wallS).toFixed(2)}× wall, ${(boundMetrics.cpuS / a.cpuS).toFixed(2)}× CPU ` +
         `(${(boundMetrics.cpuS / os.cpus().length / a.wallS).toFixed(2)}× (a)'s wall if every core were busy throughout); (b) against it: ${(b.wallS / boundMetrics.wallS).toFixed(2)}× wall, ${(b.cpuS / boundMetrics.cpuS).toFixed(2)}× CPU`,
+    )
+  }
+  if (native && nativeMeasured) {
+    // (b)'s work with FFmpeg's own C code doing all of it: what is left of the target for the runtime, the binding and mqa.
+    console.log(
+      `(b)'s work in one C process on FFmpeg's libraries (--native): ${(native.wallS / a.wallS).toFixed(2)}× (a)'s wall without measuring, ` +
+        `${(nativeMeasured.wallS / a.wallS).toFixed(2)}× with FFmpeg's psnr+ssim on every frame; (b) against the latter ${(b.wallS / nativeMeasured.wallS).toFixed(2)}× wall, ${(b.cpuS / nativeMeasured.cpuS).toFixed(2)}× CPU` +
+        (floor ? `; beamcoder alone against the C floor without measuring ${(floor.wallS / native.wallS).toFixed(2)}× wall, +${(floor.wallS - native.wallS).toFixed(2)} s` : ''),
     )
   }
   console.log(
