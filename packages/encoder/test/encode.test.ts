@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -146,13 +147,47 @@ describe('outputs that cannot be written', () => {
     await expect(encode({ ...base, output: '/dev/full', maxFrames: 100 })).rejects.toMatchObject({ code: 'ERR_OUTPUT', message: 'cannot write output "/dev/full": No space left on device' })
   })
 
-  // Port 0: FFmpeg's udp output opens, and every send fails on this machine (EINVAL), nothing leaves it.
-  it('a UDP output whose sends fail does not stop the encode: every frame is encoded, the failures counted', async () => {
-    const summary = await encode({ ...base, output: 'udp://127.0.0.1:0', maxFrames: 30 })
-    expect(summary.frames).toBe(30)
-    expect(summary.outputErrors).toBeGreaterThan(0)
+  it('a UDP output to port 0 is refused before the input opens, naming it', async () => {
+    await expect(encode({ ...base, output: 'udp://127.0.0.1:0', maxFrames: 30 })).rejects.toMatchObject({ code: 'ERR_OUTPUT', message: 'output "udp://127.0.0.1:0": port 0 is not a destination (1-65535)' })
+  })
+
+  // `connect=1` (FFmpeg's udp option, passed on from the output's query) makes a send to a port
+  // nobody listens on fail with ECONNREFUSED, all on 127.0.0.1. FFmpeg's I/O keeps its first write
+  // error and writes nothing after it: before the beamcoder patch cleared it, one refused send
+  // stopped the output for good (0 datagrams once the receiver was up, every packet an error).
+  it('a UDP output whose sends fail does not stop the encode, and sends again once the receiver is back', async () => {
+    const port = await freeUdpPort()
+    const warnings: Record<string, unknown>[] = []
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: (_msg, fields = {}) => void warnings.push(fields), error: () => {}, child: () => logger }
+    // 75 frames paced at 25 fps: 3 s, the receiver starts after 1 s.
+    const done = encode({ ...base, output: `udp://127.0.0.1:${port}?connect=1`, realtime: true, maxFrames: 75, logger })
+    await new Promise((r) => setTimeout(r, 1000))
+    const rx = createSocket('udp4')
+    const datagrams: Buffer[] = []
+    rx.on('message', (m) => datagrams.push(m))
+    await new Promise<void>((r) => rx.bind(port, '127.0.0.1', r))
+    try {
+      const summary = await done
+      expect(summary.frames).toBe(75)
+      expect(summary.outputErrors).toBeGreaterThan(0)
+      expect(warnings[0]).toMatchObject({ output: `udp://127.0.0.1:${port}?connect=1`, reason: 'Connection refused' })
+      // After 1 s of a 3 s stream at 300 kb/s, most of 2 s of TS arrives: 7-packet datagrams.
+      expect(datagrams.length).toBeGreaterThan(20)
+      expect(datagrams.every((d) => d.length % 188 === 0 && d[0] === 0x47)).toBe(true)
+    } finally {
+      rx.close()
+    }
   })
 })
+
+/** A UDP port on 127.0.0.1 that nothing listens on (bound, read, released). */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+  const { port } = s.address()
+  await new Promise<void>((r) => s.close(r))
+  return port
+}
 
 describe('a metrics worker that cannot load (a broken install)', () => {
   // A copy of the built package whose worker module throws when it loads, as one with its kernels

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { Outputs } from '../src/io/output.js'
+import { Outputs, ioUrl, outputFormat } from '../src/io/output.js'
 import { workDir } from './helpers.js'
 
 /** The PID of every PES start in an MPEG-TS file, in file order (PAT and PMT left out). */
@@ -34,5 +34,28 @@ describe('Outputs', () => {
     for (const dts of [1000, 2000]) await out.write({ data: pcm, size: pcm.length, pts: dts, dts, duration: 1000, stream_index: audio, flags: { KEY: true } })
     await out.close()
     expect(pesStarts(file)).toEqual([0x100, 0x100, 0x100, 0x101, 0x101])
+  })
+})
+
+describe('ioUrl: the URL FFmpeg opens for an output', () => {
+  it('sends 7-packet datagrams on UDP unless the output names its own pkt_size', () => {
+    expect(ioUrl('udp://127.0.0.1:5000')).toBe('udp://127.0.0.1:5000?pkt_size=1316')
+    expect(ioUrl('udp://127.0.0.1:5000?pkt_size=188')).toBe('udp://127.0.0.1:5000?pkt_size=188')
+  })
+
+  it("passes the other options of FFmpeg's udp protocol on as given (multicast TTL, interface, connect)", () => {
+    expect(ioUrl('udp://239.1.2.3:5000?ttl=4&localaddr=127.0.0.1&connect=1')).toBe('udp://239.1.2.3:5000?ttl=4&localaddr=127.0.0.1&connect=1&pkt_size=1316')
+  })
+
+  it('refuses a UDP output without a port, with port 0 or a port out of range, naming it', () => {
+    expect(() => ioUrl('udp://127.0.0.1')).toThrow('output "udp://127.0.0.1" has no port')
+    expect(() => ioUrl('udp://127.0.0.1:0')).toThrow('output "udp://127.0.0.1:0": port 0 is not a destination (1-65535)')
+    expect(() => ioUrl('udp://127.0.0.1:70000')).toThrow('output "udp://127.0.0.1:70000" is not udp://host:port')
+  })
+
+  it('writes stdout as pipe:1 and a file by its name', () => {
+    expect(ioUrl('-')).toBe('pipe:1')
+    expect(ioUrl('out/a.ts')).toBe('out/a.ts')
+    expect(outputFormat('udp://127.0.0.1:5000?ttl=4')).toBe('mpegts')
   })
 })

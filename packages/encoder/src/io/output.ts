@@ -56,7 +56,11 @@ export function outputFormat(spec: string): string {
 /** 7 TS packets: the usual payload of one UDP datagram. */
 export const TS_DATAGRAM_BYTES = 188 * 7
 
-/** The URL FFmpeg's own I/O opens for an output: its udp protocol sends 7-packet datagrams. */
+/**
+ * The URL FFmpeg's own I/O opens for an output. UDP: 7-packet datagrams unless the output names
+ * its own `pkt_size`; any other option of FFmpeg's udp protocol in the query (`ttl`, `localaddr`,
+ * `buffer_size`, `connect`, ...) is passed on as given.
+ */
 export function ioUrl(spec: string): string {
   const kind = outputKind(spec)
   if (kind === OutputKind.STDOUT) return 'pipe:1'
@@ -68,7 +72,10 @@ export function ioUrl(spec: string): string {
       throw new OutputError(`output ${JSON.stringify(spec)} is not udp://host:port`)
     }
     if (!url.port) throw new OutputError(`output ${JSON.stringify(spec)} has no port`)
-    return `udp://${url.hostname || '127.0.0.1'}:${url.port}?pkt_size=${TS_DATAGRAM_BYTES}`
+    // The URL parser refuses ports above 65535; 0 it takes, but nothing can be sent to it.
+    if (url.port === '0') throw new OutputError(`output ${JSON.stringify(spec)}: port 0 is not a destination (1-65535)`)
+    if (!url.searchParams.has('pkt_size')) url.searchParams.set('pkt_size', String(TS_DATAGRAM_BYTES))
+    return `udp://${url.hostname || '127.0.0.1'}:${url.port}?${url.searchParams.toString()}`
   }
   return spec
 }
