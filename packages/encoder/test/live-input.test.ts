@@ -200,6 +200,19 @@ async function sendSrt(bytes: Uint8Array, port: number, kbps: number): Promise<v
   expect(await exited).toBe(0)
 }
 
+describe('a live input without a port to listen on', () => {
+  // Without a port the socket took one the system picked, which no sender knew: the encode waited
+  // for ever, with no error. Now it is refused before anything opens.
+  it.each([
+    ['udp://127.0.0.1', 'input "udp://127.0.0.1" has no port'],
+    ['udp://127.0.0.1:0', 'input "udp://127.0.0.1:0": port 0 is not a port to receive on (1-65535)'],
+    ['udp://127.0.0.1:70000', 'input "udp://127.0.0.1:70000" is not udp://host:port'],
+    ['srt://127.0.0.1?mode=listener', 'input "srt://127.0.0.1?mode=listener" has no port'],
+  ])('%s is refused at once, naming it', async (input, message) => {
+    await expect(encode({ input, output: join(workDir('no-port'), 'out.ts'), ...live })).rejects.toMatchObject({ code: 'ERR_INPUT', message })
+  })
+})
+
 describe('a stop before a live input sent anything', () => {
   it.each(['udp', 'srt'])('%s: a stop, not an error: an empty summary, the socket and relay gone', async (kind) => {
     const port = nextPort++

@@ -155,6 +155,7 @@ export interface SourceEvent {
  */
 export async function checkInput(spec: string): Promise<void> {
   const kind = inputKind(spec)
+  if (kind === InputKind.UDP || kind === InputKind.SRT) return checkLivePort(spec)
   if (kind !== InputKind.FILE && kind !== InputKind.TS_FILE) return
   const known = kind === InputKind.TS_FILE || sniffContainer(spec) !== undefined
   await assertReadableInput(spec).catch((err: unknown) => {
@@ -163,6 +164,21 @@ export async function checkInput(spec: string): Promise<void> {
     throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${why}`, { cause: err })
   })
   if (!known) throw new InputError(`cannot open input ${JSON.stringify(spec)}: it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream`)
+}
+
+/**
+ * A UDP or SRT input names the port it listens on or calls: without one (or with 0) the socket
+ * would bind a port the system picks, one no sender knows, and the encoder would wait for ever.
+ */
+function checkLivePort(spec: string): void {
+  let url: URL
+  try {
+    url = new URL(spec)
+  } catch {
+    throw new InputError(`input ${JSON.stringify(spec)} is not ${spec.slice(0, 3)}://host:port`)
+  }
+  if (!url.port) throw new InputError(`input ${JSON.stringify(spec)} has no port`)
+  if (url.port === '0') throw new InputError(`input ${JSON.stringify(spec)}: port 0 is not a port to receive on (1-65535)`)
 }
 
 export async function openInput(spec: string, options: OpenInputOptions = {}): Promise<OpenedInput> {
