@@ -197,8 +197,10 @@ describe('a metrics worker that cannot load (a broken install)', () => {
   // error is one line per window with the total.
   it('every frame goes out unmeasured and the encode finishes; one error line per window, with the total, and metricsErrors in the summary', async () => {
     const dir = workDir('broken-worker')
-    cpSync(fileURLToPath(new URL('../dist', import.meta.url)), join(dir, 'dist'), { recursive: true, filter: (f) => !f.endsWith('.map') })
+    cpSync(fileURLToPath(new URL('../dist', import.meta.url)), join(dir, 'dist'), { recursive: true })
     symlinkSync(fileURLToPath(new URL('../node_modules', import.meta.url)), join(dir, 'node_modules'))
+    // The sources too, which the copied source maps point at (else vite prints a warning for each).
+    symlinkSync(fileURLToPath(new URL('../src', import.meta.url)), join(dir, 'src'))
     writeFileSync(join(dir, 'dist/io/metrics-worker.js'), "throw new Error('no kernels here (a broken install, made by the test)')\n")
     const broken = (await import(pathToFileURL(join(dir, 'dist/index.js')).href)) as { encode: typeof encode }
     const errors: { msg: string; fields: Record<string, unknown> }[] = []
