@@ -37,6 +37,8 @@ export const ErrorCode = {
   TS_TRANSPORT_ERROR: 'ERR_TS_TRANSPORT_ERROR',
   /** An MPEG-TS packet with an impossible header, or cut short by the end of input. */
   TS_PACKET: 'ERR_TS_PACKET',
+  /** A udp:// input URL that does not parse, or has no port (or port 0) to listen on. */
+  URL_INVALID: 'ERR_URL_INVALID',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { type Logger, VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, startImpair, type ReportFrame } from '../src/index.js'
+import { inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
 import { ffmpeg, ffmpegDecodeErrors, ffprobe, fixture, workDir } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -210,6 +211,35 @@ describe('a live input without a port to listen on', () => {
     ['srt://127.0.0.1?mode=listener', 'input "srt://127.0.0.1?mode=listener" has no port'],
   ])('%s is refused at once, naming it', async (input, message) => {
     await expect(encode({ input, output: join(workDir('no-port'), 'out.ts'), ...live })).rejects.toMatchObject({ code: 'ERR_INPUT', message })
+  })
+})
+
+const cli = new URL('../../cli/dist/main.js', import.meta.url).pathname
+
+describe('multicast UDP input (in a private network namespace)', () => {
+  // Bound to the group's address without joining it, the socket got nothing: the encoder waited
+  // for ever (this test timed out).
+  it.skipIf(!privateNetworkAvailable)('joins the group on the localaddr interface and encodes what is sent to it', () => {
+    const out = join(workDir('multicast'), 'out.ts')
+    const r = inPrivateNetwork(
+      [
+        // `timeout`: an encoder that never gets a datagram ends, and the sender is stopped with it.
+        `timeout 20 node ${cli} encode -i 'udp://239.255.0.1:5004?localaddr=127.0.0.1' -o ${out} --frames 40 --preset ultrafast --bitrate 300k --workers 1 --timecode pts & enc=$!`,
+        // 5004 = 0x138C: the encoder's socket is bound (this namespace's /proc/net/udp) before a datagram is sent.
+        `until grep -qi ':138C ' /proc/net/udp; do sleep 0.05; done`,
+        `${ffmpeg} -hide_banner -loglevel error -re -stream_loop -1 -i ${fixture('h264-320x180.ts')} -c copy -f mpegts 'udp://239.255.0.1:5004?localaddr=127.0.0.1&pkt_size=1316' & snd=$!`,
+        `wait $enc; status=$?; kill $snd; exit $status`,
+      ].join('\n'),
+      40_000,
+    )
+    expect(r.status, r.stderr).toBe(0)
+    expect(countDecodedFrames(out)).toBe(40)
+  })
+
+  it.skipIf(!privateNetworkAvailable)('a group it cannot join on the given interface is one clear error', () => {
+    const r = inPrivateNetwork(`timeout 20 node ${cli} encode -i 'udp://239.255.0.1:5006?localaddr=192.0.2.1' -o ${join(workDir('multicast'), 'never.ts')}`, 40_000)
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/mqa encode: cannot join multicast group 239\.255\.0\.1 on 192\.0\.2\.1 for input "udp:\/\/239\.255\.0\.1:5006\?localaddr=192\.0\.2\.1": addMembership E[A-Z]+$/m)
   })
 })
 

@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createSocket, type Socket } from 'node:dgram'
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs'
 import { PassThrough, type Readable } from 'node:stream'
-import { type FrameRate, frameRate, parseFrameRate } from '@mqa/common'
+import { type FrameRate, type UdpListen, frameRate, parseFrameRate, parseUdpListen } from '@mqa/common'
 import { assertReadableInput, beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { TransportMonitor } from './transport-monitor.js'
 import { ShellError } from './errors.js'
@@ -155,7 +155,8 @@ export interface SourceEvent {
  */
 export async function checkInput(spec: string): Promise<void> {
   const kind = inputKind(spec)
-  if (kind === InputKind.UDP || kind === InputKind.SRT) return checkLivePort(spec)
+  if (kind === InputKind.UDP) return void udpListen(spec)
+  if (kind === InputKind.SRT) return checkSrtPort(spec)
   if (kind !== InputKind.FILE && kind !== InputKind.TS_FILE) return
   const known = kind === InputKind.TS_FILE || sniffContainer(spec) !== undefined
   await assertReadableInput(spec).catch((err: unknown) => {
@@ -166,16 +167,25 @@ export async function checkInput(spec: string): Promise<void> {
   if (!known) throw new InputError(`cannot open input ${JSON.stringify(spec)}: it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream`)
 }
 
+/** What a UDP input binds and joins (common's parseUdpListen), its errors as `ERR_INPUT`. */
+function udpListen(spec: string): UdpListen {
+  try {
+    return parseUdpListen(spec)
+  } catch (err) {
+    throw new InputError((err as Error).message, { cause: err })
+  }
+}
+
 /**
- * A UDP or SRT input names the port it listens on or calls: without one (or with 0) the socket
- * would bind a port the system picks, one no sender knows, and the encoder would wait for ever.
+ * An SRT input names the port it listens on or calls: without one (or with 0) the relay would
+ * listen on a port no caller knows, or call nowhere, and the encoder would wait for ever.
  */
-function checkLivePort(spec: string): void {
+function checkSrtPort(spec: string): void {
   let url: URL
   try {
     url = new URL(spec)
   } catch {
-    throw new InputError(`input ${JSON.stringify(spec)} is not ${spec.slice(0, 3)}://host:port`)
+    throw new InputError(`input ${JSON.stringify(spec)} is not srt://host:port`)
   }
   if (!url.port) throw new InputError(`input ${JSON.stringify(spec)} has no port`)
   if (url.port === '0') throw new InputError(`input ${JSON.stringify(spec)}: port 0 is not a port to receive on (1-65535)`)
@@ -333,11 +343,20 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
   }
   if (kind === InputKind.SRT) return srtByteSource(spec, out, deliver, monitor, onEvent)
   if (kind === InputKind.UDP) {
-    const url = new URL(spec)
+    const { host, port, group, localAddress } = udpListen(spec)
     const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true })
     socket.on('message', deliver)
     socket.on('error', (err) => out.destroy(err))
-    socket.bind(Number(url.port), url.hostname || '0.0.0.0')
+    // A multicast group is joined once bound, on the interface of `localaddr` or else the one the
+    // route to the group names.
+    socket.bind(port, host, () => {
+      if (group === undefined) return
+      try {
+        socket.addMembership(group, localAddress)
+      } catch (err) {
+        out.destroy(new InputError(`cannot join multicast group ${group}${localAddress ? ` on ${localAddress}` : ''} for input ${JSON.stringify(spec)}: ${(err as Error).message}`, { cause: err }))
+      }
+    })
     return {
       stream: out,
       close: async () => {

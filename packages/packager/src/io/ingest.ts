@@ -1,6 +1,7 @@
 import { createSocket } from 'node:dgram'
 import { createReadStream } from 'node:fs'
 import { type Readable } from 'node:stream'
+import { type UdpListen, parseUdpListen } from '@mqa/common'
 
 /**
  * MPEG-TS bytes from `udp://host:port`, a file, or stdin (`-`), handed over in whole 188-byte
@@ -55,12 +56,13 @@ function streamSource(kind: 'file' | 'stdin', stream: Readable): IngestSource {
 }
 
 function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
-  let url: URL
+  let listen: UdpListen
   try {
-    url = new URL(spec)
-  } catch {
-    throw new IngestError(`input ${JSON.stringify(spec)} is not udp://host:port`)
+    listen = parseUdpListen(spec)
+  } catch (err) {
+    throw new IngestError((err as Error).message, { cause: err })
   }
+  const { host, port, group, localAddress } = listen
   const socket = createSocket({ type: 'udp4', reuseAddr: true })
   const queue: Uint8Array[] = []
   let queued = 0
@@ -80,8 +82,18 @@ function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
   })
   const bound = new Promise<void>((resolve, reject) => {
     socket.once('error', reject)
-    socket.bind(Number(url.port), url.hostname || '0.0.0.0', () => {
+    socket.bind(port, host, () => {
       socket.off('error', reject)
+      // A multicast group is joined once bound, on the interface of `localaddr` or else the one
+      // the route to the group names.
+      if (group !== undefined) {
+        try {
+          socket.addMembership(group, localAddress)
+        } catch (err) {
+          reject(new IngestError(`cannot join multicast group ${group}${localAddress ? ` on ${localAddress}` : ''} for input ${JSON.stringify(spec)}: ${(err as Error).message}`, { cause: err }))
+          return
+        }
+      }
       resolve()
     })
   })

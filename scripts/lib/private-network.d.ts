@@ -1,0 +1,3 @@
+import type { SpawnSyncReturns } from 'node:child_process'
+export declare const privateNetworkAvailable: boolean
+export declare function inPrivateNetwork(script: string, timeoutMs: number): SpawnSyncReturns<string>
