@@ -236,6 +236,24 @@ describe('multicast UDP input (in a private network namespace)', () => {
     expect(countDecodedFrames(out)).toBe(40)
   })
 
+  // The output side is FFmpeg's udp protocol, given the output's query (ttl, localaddr) as it is.
+  it.skipIf(!privateNetworkAvailable)('mqa source sends to a multicast group (ttl, localaddr), mqa encode takes it from there', () => {
+    const out = join(workDir('multicast'), 'from-source.ts')
+    const group = 'udp://239.255.0.2:5030'
+    const r = inPrivateNetwork(
+      [
+        `timeout 20 node ${cli} encode -i '${group}?localaddr=127.0.0.1' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 & enc=$!`,
+        // 5030 = 0x13A6
+        `until grep -qi ':13A6 ' /proc/net/udp; do sleep 0.05; done`,
+        `node ${cli} source -o '${group}?localaddr=127.0.0.1&ttl=1' --size 320x180 --bitrate 500k --duration 20 & snd=$!`,
+        `wait $enc; status=$?; kill $snd; exit $status`,
+      ].join('\n'),
+      40_000,
+    )
+    expect(r.status, r.stderr).toBe(0)
+    expect(countDecodedFrames(out)).toBe(30)
+  })
+
   it.skipIf(!privateNetworkAvailable)('a group it cannot join on the given interface is one clear error', () => {
     const r = inPrivateNetwork(`timeout 20 node ${cli} encode -i 'udp://239.255.0.1:5006?localaddr=192.0.2.1' -o ${join(workDir('multicast'), 'never.ts')}`, 40_000)
     expect(r.status).toBe(1)
