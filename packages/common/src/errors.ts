@@ -39,6 +39,8 @@ export const ErrorCode = {
   TS_PACKET: 'ERR_TS_PACKET',
   /** A udp:// input URL that does not parse, or has no port (or port 0) to listen on. */
   URL_INVALID: 'ERR_URL_INVALID',
+  /** A UDP input's multicast group could not be joined (no such interface, no route to the group). */
+  UDP_JOIN: 'ERR_UDP_JOIN',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

@@ -3,8 +3,9 @@ import { ErrorCode, MqaError } from './errors.js'
 /**
  * What a UDP input (the encoder's, the packager's) listens on, from `udp://host:port`: the address
  * and port to bind and, for an IPv4 multicast group (224.0.0.0/4), the group to join and the
- * interface to join it on (`?localaddr=`, the name FFmpeg's udp URLs use). The packages bind and
- * join; this only reads the URL.
+ * interface to join it on (`?localaddr=`), and the senders to take datagrams from (`?sources=`,
+ * comma-separated: for a group, a source-specific join). The query names are FFmpeg's udp URL
+ * options. The packages own the socket; `joinUdpGroup` makes the calls on it.
  */
 export interface UdpListen {
   /** The address to bind: the group for multicast (the socket then takes that group's datagrams only). */
@@ -14,6 +15,14 @@ export interface UdpListen {
   readonly group: string | undefined
   /** The local address of the interface to join the group on; undefined: the one the route to the group names. */
   readonly localAddress: string | undefined
+  /** Senders whose datagrams are taken (empty: any). For a group, joined source by source. */
+  readonly sources: readonly string[]
+}
+
+/** The membership calls of a UDP socket (node:dgram's `Socket` has them). */
+export interface UdpMembership {
+  addMembership(group: string, iface?: string): void
+  addSourceSpecificMembership(source: string, group: string, iface?: string): void
 }
 
 /**
@@ -32,11 +41,42 @@ export function parseUdpListen(spec: string): UdpListen {
   if (url.port === '0') throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)}: port 0 is not a port to receive on (1-65535)`)
   const host = url.hostname
   const group = isMulticastV4(host) ? host : undefined
-  return { host, port: Number(url.port), group, localAddress: group === undefined ? undefined : (url.searchParams.get('localaddr') ?? undefined) }
+  const sources = (url.searchParams.get('sources') ?? '').split(',').filter((s) => s !== '')
+  const notIp = sources.find((s) => !isIPv4Address(s))
+  if (notIp !== undefined) throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)}: sources must be IPv4 addresses, got ${JSON.stringify(notIp)}`)
+  return { host, port: Number(url.port), group, localAddress: group === undefined ? undefined : (url.searchParams.get('localaddr') ?? undefined), sources }
+}
+
+/**
+ * Joins `listen`'s multicast group on `socket` once it is bound (nothing to do for unicast): any
+ * source, or each of `sources` (IGMPv3 source-specific joins). A join the system refuses (no such
+ * interface, no route to the group) is an `ERR_UDP_JOIN` naming the group, the interface and the input.
+ */
+export function joinUdpGroup(socket: UdpMembership, listen: UdpListen, spec: string): void {
+  const { group, localAddress, sources } = listen
+  if (group === undefined) return
+  try {
+    if (sources.length === 0) socket.addMembership(group, localAddress)
+    for (const source of sources) socket.addSourceSpecificMembership(source, group, localAddress)
+  } catch (err) {
+    const from = sources.length ? ` from ${sources.join(', ')}` : ''
+    throw new MqaError(ErrorCode.UDP_JOIN, `cannot join multicast group ${group}${from}${localAddress ? ` on ${localAddress}` : ''} for input ${JSON.stringify(spec)}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Whether a datagram from `address` is taken: any sender, or one of `sources`. */
+export function acceptsSender(listen: UdpListen, address: string): boolean {
+  return listen.sources.length === 0 || listen.sources.includes(address)
 }
 
 /** An IPv4 multicast address in dotted-quad form (as the URL parser leaves it): 224.0.0.0 to 239.255.255.255. */
 export function isMulticastV4(host: string): boolean {
-  const octets = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host)?.slice(1).map(Number)
-  return octets !== undefined && octets.every((o) => o <= 255) && octets[0]! >= 224 && octets[0]! <= 239
+  const first = isIPv4Address(host) ? Number(host.split('.')[0]) : NaN
+  return first >= 224 && first <= 239
+}
+
+/** An IPv4 address in dotted-quad form. */
+function isIPv4Address(s: string): boolean {
+  const octets = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s)?.slice(1).map(Number)
+  return octets !== undefined && octets.every((o) => o <= 255)
 }

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { isMulticastV4, parseUdpListen } from '../src/index.js'
+import { type UdpMembership, acceptsSender, isMulticastV4, joinUdpGroup, parseUdpListen } from '../src/index.js'
 
 describe('parseUdpListen', () => {
   it('binds the host and port given', () => {
-    expect(parseUdpListen('udp://127.0.0.1:5000')).toEqual({ host: '127.0.0.1', port: 5000, group: undefined, localAddress: undefined })
-    expect(parseUdpListen('udp://0.0.0.0:5000')).toEqual({ host: '0.0.0.0', port: 5000, group: undefined, localAddress: undefined })
+    expect(parseUdpListen('udp://127.0.0.1:5000')).toEqual({ host: '127.0.0.1', port: 5000, group: undefined, localAddress: undefined, sources: [] })
+    expect(parseUdpListen('udp://0.0.0.0:5000')).toEqual({ host: '0.0.0.0', port: 5000, group: undefined, localAddress: undefined, sources: [] })
   })
 
   it('joins a multicast group on the interface of localaddr (FFmpeg’s name), else on the routed one', () => {
-    expect(parseUdpListen('udp://239.1.2.3:5000?localaddr=10.0.0.5')).toEqual({ host: '239.1.2.3', port: 5000, group: '239.1.2.3', localAddress: '10.0.0.5' })
+    expect(parseUdpListen('udp://239.1.2.3:5000?localaddr=10.0.0.5')).toEqual({ host: '239.1.2.3', port: 5000, group: '239.1.2.3', localAddress: '10.0.0.5', sources: [] })
     expect(parseUdpListen('udp://224.0.0.1:5000')).toMatchObject({ group: '224.0.0.1', localAddress: undefined })
     // localaddr only means something for a group.
     expect(parseUdpListen('udp://127.0.0.1:5000?localaddr=10.0.0.5')).toMatchObject({ group: undefined, localAddress: undefined })
@@ -21,6 +21,7 @@ describe('parseUdpListen', () => {
       ['udp://127.0.0.1:70000', 'input "udp://127.0.0.1:70000" is not udp://host:port'],
       ['udp://[nope', 'input "udp://[nope" is not udp://host:port'],
       ['srt://127.0.0.1:5000', 'input "srt://127.0.0.1:5000" is not udp://host:port'],
+      ['udp://232.1.1.1:5000?sources=10.0.0.1,encoder-a', 'input "udp://232.1.1.1:5000?sources=10.0.0.1,encoder-a": sources must be IPv4 addresses, got "encoder-a"'],
     ] as const) {
       expect(() => parseUdpListen(spec)).toThrow(expect.objectContaining({ code: 'ERR_URL_INVALID', message }))
     }
@@ -31,5 +32,44 @@ describe('isMulticastV4', () => {
   it('is 224.0.0.0/4 in dotted quads, nothing else', () => {
     expect(['224.0.0.0', '239.255.255.255', '232.1.1.1'].map(isMulticastV4)).toEqual([true, true, true])
     expect(['223.255.255.255', '240.0.0.1', '127.0.0.1', '0.0.0.0', '239.1.2.256', 'localhost', '[ff02::1]'].map(isMulticastV4)).toEqual([false, false, false, false, false, false, false])
+  })
+})
+
+describe('sources (FFmpeg’s udp option): the senders a UDP input takes', () => {
+  it('reads a comma-separated list, and takes only those senders', () => {
+    const listen = parseUdpListen('udp://232.1.1.1:5000?sources=10.0.0.1,10.0.0.2&localaddr=10.9.0.1')
+    expect(listen.sources).toEqual(['10.0.0.1', '10.0.0.2'])
+    expect(['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((a) => acceptsSender(listen, a))).toEqual([true, true, false])
+    expect(acceptsSender(parseUdpListen('udp://127.0.0.1:5000'), '10.0.0.3')).toBe(true)
+  })
+})
+
+describe('joinUdpGroup', () => {
+  /** A socket that records the membership calls made on it, and refuses one interface as the system would. */
+  function recordingSocket(): UdpMembership & { calls: string[] } {
+    const calls: string[] = []
+    const refuse = (iface?: string) => {
+      if (iface === '192.0.2.1') throw Object.assign(new Error('addMembership ENODEV'), { code: 'ENODEV' })
+    }
+    return {
+      calls,
+      addMembership: (group, iface) => (refuse(iface), void calls.push(`any ${group} ${iface}`)),
+      addSourceSpecificMembership: (source, group, iface) => (refuse(iface), void calls.push(`${source} ${group} ${iface}`)),
+    }
+  }
+
+  it('joins a group from any source, or source by source; nothing for unicast', () => {
+    const s = recordingSocket()
+    joinUdpGroup(s, parseUdpListen('udp://239.1.1.1:5000?localaddr=10.9.0.1'), 'a')
+    joinUdpGroup(s, parseUdpListen('udp://232.1.1.1:5000?sources=10.0.0.1,10.0.0.2'), 'b')
+    joinUdpGroup(s, parseUdpListen('udp://127.0.0.1:5000?sources=10.0.0.1'), 'c')
+    expect(s.calls).toEqual(['any 239.1.1.1 10.9.0.1', '10.0.0.1 232.1.1.1 undefined', '10.0.0.2 232.1.1.1 undefined'])
+  })
+
+  it('a join the system refuses is ERR_UDP_JOIN naming the group, the sources, the interface and the input', () => {
+    const spec = 'udp://232.1.1.1:5000?sources=10.0.0.1&localaddr=192.0.2.1'
+    expect(() => joinUdpGroup(recordingSocket(), parseUdpListen(spec), spec)).toThrow(
+      expect.objectContaining({ code: 'ERR_UDP_JOIN', message: `cannot join multicast group 232.1.1.1 from 10.0.0.1 on 192.0.2.1 for input "${spec}": addMembership ENODEV` }),
+    )
   })
 })

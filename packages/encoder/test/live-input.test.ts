@@ -261,6 +261,21 @@ describe('multicast UDP input (in a private network namespace)', () => {
   })
 })
 
+describe('sources= on a UDP input', () => {
+  it('takes datagrams from the listed senders only: a stream from another one is not encoded', async () => {
+    const port = nextPort++
+    const stop = new AbortController()
+    const encoding = encode({ input: `udp://127.0.0.1:${port}?sources=127.0.0.2`, output: join(workDir('sources'), 'out.ts'), ...live, signal: stop.signal })
+    await untilUdpBound(port)
+    // Three copies of the clip (340 KB: past the demuxer's probe) from 127.0.0.1, which is not listed.
+    const clip = readFileSync(fixture('h264-320x180.ts'))
+    await sendTs(Buffer.concat([clip, clip, clip]), port, 8000)
+    await sleep(1000)
+    stop.abort()
+    await expect(encoding).resolves.toMatchObject({ frames: 0 })
+  })
+})
+
 describe('a stop before a live input sent anything', () => {
   it.each(['udp', 'srt'])('%s: a stop, not an error: an empty summary, the socket and relay gone', async (kind) => {
     const port = nextPort++

@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram'
 import { describe, expect, it } from 'vitest'
 import { inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
 import { openIngest } from '../src/io/ingest.js'
@@ -7,9 +8,10 @@ const ingestModule = new URL('../dist/io/ingest.js', import.meta.url).href
 /**
  * A child in a private network namespace (only a loopback: multicast cannot leave it) that opens
  * the packager's UDP ingest on `input`, sends 20 datagrams of 7 TS packets to 239.255.0.1:5010
- * from 127.0.0.1, and prints what the ingest yielded, or the error it threw.
+ * from 127.0.0.1, and prints what the ingest yielded in `waitMs` (or once it had all 20), or the
+ * error it threw.
  */
-function multicastChild(input: string) {
+function multicastChild(input: string, waitMs = 5000) {
   const code = `
     import { createSocket } from 'node:dgram'
     const { openIngest } = await import(${JSON.stringify(ingestModule)})
@@ -19,7 +21,7 @@ function multicastChild(input: string) {
     tx.setMulticastInterface('127.0.0.1')
     let bytes = 0
     let sender
-    const timer = setTimeout(() => { console.log(JSON.stringify({ bytes })); process.exit(0) }, 5000)
+    const timer = setTimeout(() => { console.log(JSON.stringify({ bytes })); process.exit(0) }, ${waitMs})
     try {
       const it = ingest.chunks()[Symbol.asyncIterator]()
       const first = it.next()
@@ -54,6 +56,41 @@ describe('UDP ingest', () => {
   // Bound to the group's address without joining it, the socket got nothing.
   it.skipIf(!privateNetworkAvailable)('joins a multicast group on the localaddr interface and yields what is sent to it', () => {
     expect(multicastChild('udp://239.255.0.1:5010?localaddr=127.0.0.1')).toEqual({ bytes: 20 * 1316 })
+  })
+
+  // Source-specific multicast: the kernel takes the group's datagrams from the listed senders only.
+  it.skipIf(!privateNetworkAvailable)('joins a group source by source (sources=): datagrams from a listed sender come in, others do not', () => {
+    expect(multicastChild('udp://239.255.0.1:5010?localaddr=127.0.0.1&sources=127.0.0.1')).toEqual({ bytes: 20 * 1316 })
+    expect(multicastChild('udp://239.255.0.1:5010?localaddr=127.0.0.1&sources=127.0.0.2', 1000)).toEqual({ bytes: 0 })
+  })
+
+  it('on unicast, sources= takes datagrams from the listed senders only', async () => {
+    const probe = createSocket('udp4')
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r))
+    const port = probe.address().port
+    await new Promise<void>((r) => probe.close(r))
+    const ingest = openIngest(`udp://127.0.0.1:${port}?sources=127.0.0.2`)
+    const chunks = ingest.chunks()[Symbol.asyncIterator]()
+    const first = chunks.next() // binds
+    const senders = await Promise.all(['127.0.0.1', '127.0.0.2'].map(async (address) => {
+      const s = createSocket('udp4')
+      await new Promise<void>((r) => s.bind(0, address, r))
+      return s
+    }))
+    try {
+      await new Promise((r) => setTimeout(r, 100))
+      // 5 datagrams from a sender not listed, each marked 0x01, then 5 from the listed one (0x02).
+      for (const [i, s] of senders.entries()) for (let k = 0; k < 5; k++) await new Promise<void>((r) => s.send(Buffer.alloc(1316, i + 1), port, '127.0.0.1', () => r()))
+      const got: number[] = []
+      for (let r = await first; !r.done; r = await chunks.next()) {
+        got.push(r.value[0]!)
+        if (got.length === 5) break
+      }
+      expect(got).toEqual([2, 2, 2, 2, 2])
+    } finally {
+      for (const s of senders) s.close()
+      await ingest.close()
+    }
   })
 
   it.skipIf(!privateNetworkAvailable)('a group it cannot join on the given interface is an ERR_INGEST naming it', () => {

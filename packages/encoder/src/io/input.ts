@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createSocket, type Socket } from 'node:dgram'
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs'
 import { PassThrough, type Readable } from 'node:stream'
-import { type FrameRate, type UdpListen, frameRate, parseFrameRate, parseUdpListen } from '@mqa/common'
+import { type FrameRate, type UdpListen, acceptsSender, frameRate, joinUdpGroup, parseFrameRate, parseUdpListen } from '@mqa/common'
 import { assertReadableInput, beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { TransportMonitor } from './transport-monitor.js'
 import { ShellError } from './errors.js'
@@ -343,18 +343,17 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
   }
   if (kind === InputKind.SRT) return srtByteSource(spec, out, deliver, monitor, onEvent)
   if (kind === InputKind.UDP) {
-    const { host, port, group, localAddress } = udpListen(spec)
+    const listen = udpListen(spec)
     const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true })
-    socket.on('message', deliver)
+    socket.on('message', (msg, from) => {
+      if (acceptsSender(listen, from.address)) deliver(msg)
+    })
     socket.on('error', (err) => out.destroy(err))
-    // A multicast group is joined once bound, on the interface of `localaddr` or else the one the
-    // route to the group names.
-    socket.bind(port, host, () => {
-      if (group === undefined) return
+    socket.bind(listen.port, listen.host, () => {
       try {
-        socket.addMembership(group, localAddress)
+        joinUdpGroup(socket, listen, spec)
       } catch (err) {
-        out.destroy(new InputError(`cannot join multicast group ${group}${localAddress ? ` on ${localAddress}` : ''} for input ${JSON.stringify(spec)}: ${(err as Error).message}`, { cause: err }))
+        out.destroy(new InputError((err as Error).message, { cause: err }))
       }
     })
     return {

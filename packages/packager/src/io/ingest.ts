@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram'
 import { createReadStream } from 'node:fs'
 import { type Readable } from 'node:stream'
-import { type UdpListen, parseUdpListen } from '@mqa/common'
+import { type UdpListen, acceptsSender, joinUdpGroup, parseUdpListen } from '@mqa/common'
 
 /**
  * MPEG-TS bytes from `udp://host:port`, a file, or stdin (`-`), handed over in whole 188-byte
@@ -62,14 +62,14 @@ function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
   } catch (err) {
     throw new IngestError((err as Error).message, { cause: err })
   }
-  const { host, port, group, localAddress } = listen
   const socket = createSocket({ type: 'udp4', reuseAddr: true })
   const queue: Uint8Array[] = []
   let queued = 0
   let wake: (() => void) | undefined
   let closed = false
   const dropped: IngestDropped = { datagrams: 0, bytes: 0 }
-  socket.on('message', (msg) => {
+  socket.on('message', (msg, from) => {
+    if (!acceptsSender(listen, from.address)) return
     if (queued + msg.length > maxQueuedBytes) {
       // The packager is behind by the whole bound: drop (UDP cannot push back), counted.
       dropped.datagrams++
@@ -82,19 +82,14 @@ function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
   })
   const bound = new Promise<void>((resolve, reject) => {
     socket.once('error', reject)
-    socket.bind(port, host, () => {
+    socket.bind(listen.port, listen.host, () => {
       socket.off('error', reject)
-      // A multicast group is joined once bound, on the interface of `localaddr` or else the one
-      // the route to the group names.
-      if (group !== undefined) {
-        try {
-          socket.addMembership(group, localAddress)
-        } catch (err) {
-          reject(new IngestError(`cannot join multicast group ${group}${localAddress ? ` on ${localAddress}` : ''} for input ${JSON.stringify(spec)}: ${(err as Error).message}`, { cause: err }))
-          return
-        }
+      try {
+        joinUdpGroup(socket, listen, spec)
+        resolve()
+      } catch (err) {
+        reject(new IngestError((err as Error).message, { cause: err }))
       }
-      resolve()
     })
   })
   return {
