@@ -24,6 +24,9 @@ describe('mqa command line', () => {
     [['encode', '-i', 'x.ts', '-o', 'y.ts', '--gop-seconds', '2', '--segment-seconds', '3'], /not a whole number of GOPs/],
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'http://x', '--loss', '0.1'], /--to must be udp:\/\/host:port/],
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'udp://127.0.0.1:5001', '--loss', '2'], /--loss must be at most 1/],
+    [['impair', '--from', 'udp://127.0.0.1', '--to', 'udp://127.0.0.1:5001', '--loss', '0.1'], /mqa impair: --from: input "udp:\/\/127\.0\.0\.1" has no port/],
+    [['encode', '-i', 'udp://127.0.0.1:0', '-o', 'y.ts'], /mqa encode: input "udp:\/\/127\.0\.0\.1:0": port 0 is not a port to receive on/],
+    [['encode', '-i', 'lavfi:testsrc2', '-o', 'udp://127.0.0.1:0'], /mqa encode: output "udp:\/\/127\.0\.0\.1:0": port 0 is not a destination/],
     [['bogus'], /unknown command "bogus"/],
     [['encode', '-i', fixture('h264-320x180.ts'), '-o', '/tmp/mqa-cli-out.mkv'], /output "\/tmp\/mqa-cli-out.mkv": mqa writes MPEG-TS \(\.ts\) or MP4 \(\.mp4\), not \.mkv/],
   ])('mqa %j fails with one clear line', (args, message) => {

@@ -261,6 +261,26 @@ describe('multicast UDP input (in a private network namespace)', () => {
   })
 })
 
+describe('mqa impair from a multicast group (in a private network namespace)', () => {
+  // --from listens as a UDP input does: the group is joined, so the relay gets what is sent to it.
+  it.skipIf(!privateNetworkAvailable)('joins the group it relays from', () => {
+    const out = join(workDir('multicast'), 'via-impair.ts')
+    const r = inPrivateNetwork(
+      [
+        `timeout 20 node ${cli} encode -i udp://127.0.0.1:5041 -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 --timecode pts & enc=$!`,
+        `node ${cli} impair --from 'udp://239.255.0.3:5040?localaddr=127.0.0.1' --to udp://127.0.0.1:5041 --loss 0 & relay=$!`,
+        // 5041 = 0x13B1, 5040 = 0x13B0: both sockets are bound before a datagram is sent.
+        `until grep -qi ':13B1 ' /proc/net/udp && grep -qi ':13B0 ' /proc/net/udp; do sleep 0.05; done`,
+        `${ffmpeg} -hide_banner -loglevel error -re -stream_loop -1 -i ${fixture('h264-320x180.ts')} -c copy -f mpegts 'udp://239.255.0.3:5040?localaddr=127.0.0.1&pkt_size=1316' & snd=$!`,
+        `wait $enc; status=$?; kill $snd $relay; exit $status`,
+      ].join('\n'),
+      40_000,
+    )
+    expect(r.status, r.stderr).toBe(0)
+    expect(countDecodedFrames(out)).toBe(30)
+  })
+})
+
 describe('sources= on a UDP input', () => {
   it('takes datagrams from the listed senders only: a stream from another one is not encoded', async () => {
     const port = nextPort++

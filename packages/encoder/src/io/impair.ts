@@ -1,5 +1,5 @@
 import { createSocket } from 'node:dgram'
-import { type Logger, silentLogger } from '@mqa/common'
+import { type Logger, type UdpListen, acceptsSender, joinUdpGroup, parseUdpListen, silentLogger } from '@mqa/common'
 import { Impairer, type ImpairSchedule } from '../impair-schedule.js'
 import { ShellError } from './errors.js'
 
@@ -23,14 +23,21 @@ export interface ImpairStats {
  */
 export async function startImpair(options: ImpairOptions): Promise<{ stats(): ImpairStats; closed: Promise<void>; close(): Promise<void> }> {
   const log = options.logger ?? silentLogger
-  const from = parseUdp(options.from, '--from')
+  // --from listens as a UDP input does: a multicast group is joined (?localaddr=, ?sources=).
+  let from: UdpListen
+  try {
+    from = parseUdpListen(options.from)
+  } catch (err) {
+    throw new ImpairError(`--from: ${(err as Error).message}`, { cause: err })
+  }
   const to = parseUdp(options.to, '--to')
   const impairer = new Impairer(options, options.seed ?? 1)
   const rx = createSocket({ type: 'udp4', reuseAddr: true })
   const tx = createSocket('udp4')
   const started = performance.now()
   let wasActive = false
-  rx.on('message', (msg) => {
+  rx.on('message', (msg, sender) => {
+    if (!acceptsSender(from, sender.address)) return
     const elapsed = performance.now() - started
     const active = impairer.active(elapsed)
     if (active !== wasActive) {
@@ -46,7 +53,14 @@ export async function startImpair(options: ImpairOptions): Promise<{ stats(): Im
     rx.once('error', reject)
     rx.bind(from.port, from.host, () => {
       rx.off('error', reject)
-      resolve()
+      try {
+        joinUdpGroup(rx, from, options.from)
+        resolve()
+      } catch (err) {
+        rx.close()
+        tx.close()
+        reject(new ImpairError(`--from: ${(err as Error).message}`, { cause: err }))
+      }
     })
   })
   let resolveClosed!: () => void
