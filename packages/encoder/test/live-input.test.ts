@@ -261,14 +261,18 @@ describe('multicast UDP input (in a private network namespace)', () => {
   })
 })
 
-describe('mqa impair from a multicast group (in a private network namespace)', () => {
+describe('mqa impair between multicast groups (in a private network namespace)', () => {
   // --from listens as a UDP input does: the group is joined, so the relay gets what is sent to it.
-  it.skipIf(!privateNetworkAvailable)('joins the group it relays from', () => {
+  // --to sends from localaddr's interface with its ttl, as a multicast sender must. A second
+  // interface (a veth pair) takes the route to multicast, so a relay that ignored localaddr would
+  // send there, and the encoder, which joined on the loopback, would get nothing.
+  it.skipIf(!privateNetworkAvailable)('joins the group it relays from, and sends to another from the interface asked for', () => {
     const out = join(workDir('multicast'), 'via-impair.ts')
     const r = inPrivateNetwork(
       [
-        `timeout 20 node ${cli} encode -i udp://127.0.0.1:5041 -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 --timecode pts & enc=$!`,
-        `node ${cli} impair --from 'udp://239.255.0.3:5040?localaddr=127.0.0.1' --to udp://127.0.0.1:5041 --loss 0 & relay=$!`,
+        'ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route replace 224.0.0.0/4 dev v0',
+        `timeout 20 node ${cli} encode -i 'udp://239.255.0.4:5041?localaddr=127.0.0.1' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 --timecode pts & enc=$!`,
+        `node ${cli} impair --from 'udp://239.255.0.3:5040?localaddr=127.0.0.1' --to 'udp://239.255.0.4:5041?localaddr=127.0.0.1&ttl=1' --loss 0 & relay=$!`,
         // 5041 = 0x13B1, 5040 = 0x13B0: both sockets are bound before a datagram is sent.
         `until grep -qi ':13B1 ' /proc/net/udp && grep -qi ':13B0 ' /proc/net/udp; do sleep 0.05; done`,
         `${ffmpeg} -hide_banner -loglevel error -re -stream_loop -1 -i ${fixture('h264-320x180.ts')} -c copy -f mpegts 'udp://239.255.0.3:5040?localaddr=127.0.0.1&pkt_size=1316' & snd=$!`,

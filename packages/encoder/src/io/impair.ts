@@ -1,5 +1,5 @@
-import { createSocket } from 'node:dgram'
-import { type Logger, type UdpListen, acceptsSender, joinUdpGroup, parseUdpListen, silentLogger } from '@mqa/common'
+import { createSocket, type Socket } from 'node:dgram'
+import { type Logger, type UdpListen, acceptsSender, isMulticastV4, joinUdpGroup, parseUdpListen, silentLogger } from '@mqa/common'
 import { Impairer, type ImpairSchedule } from '../impair-schedule.js'
 import { ShellError } from './errors.js'
 
@@ -34,6 +34,13 @@ export async function startImpair(options: ImpairOptions): Promise<{ stats(): Im
   const impairer = new Impairer(options, options.seed ?? 1)
   const rx = createSocket({ type: 'udp4', reuseAddr: true })
   const tx = createSocket('udp4')
+  try {
+    await prepareSender(tx, to, options.to)
+  } catch (err) {
+    rx.close()
+    tx.close()
+    throw err
+  }
   const started = performance.now()
   let wasActive = false
   rx.on('message', (msg, sender) => {
@@ -73,7 +80,11 @@ export async function startImpair(options: ImpairOptions): Promise<{ stats(): Im
   return { stats: () => ({ passed: impairer.passed, dropped: impairer.dropped, active: wasActive }), closed, close }
 }
 
-export function parseUdp(spec: string, name: string): { host: string; port: number } {
+/**
+ * A destination: `udp://host:port`, with `?localaddr=` (the address to send from; for a multicast
+ * group, its interface) and `?ttl=` (0-255), as FFmpeg's udp URLs name them.
+ */
+export function parseUdp(spec: string, name: string): { host: string; port: number; localAddress: string | undefined; ttl: number | undefined } {
   let url: URL
   try {
     url = new URL(spec)
@@ -82,7 +93,34 @@ export function parseUdp(spec: string, name: string): { host: string; port: numb
   }
   const port = Number(url.port)
   if (url.protocol !== 'udp:' || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ImpairError(`${name} must be udp://host:port, got ${JSON.stringify(spec)}`)
-  return { host: url.hostname || '127.0.0.1', port }
+  const ttlParam = url.searchParams.get('ttl')
+  const ttl = ttlParam === null ? undefined : Number(ttlParam)
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= 255)) throw new ImpairError(`${name}: ttl must be 0-255, got ${JSON.stringify(ttlParam)}`)
+  return { host: url.hostname || '127.0.0.1', port, localAddress: url.searchParams.get('localaddr') ?? undefined, ttl }
+}
+
+/** Binds the sending socket as `to` asks: from `localaddr` (else any address), its TTL, a group's interface. */
+async function prepareSender(tx: Socket, to: ReturnType<typeof parseUdp>, spec: string): Promise<void> {
+  if (to.localAddress === undefined && to.ttl === undefined) return // the first send binds it
+  await new Promise<void>((resolve, reject) => {
+    tx.once('error', reject)
+    tx.bind(0, to.localAddress, () => {
+      tx.off('error', reject)
+      resolve()
+    })
+  }).catch((err: unknown) => {
+    throw new ImpairError(`--to: cannot send from ${to.localAddress} (${JSON.stringify(spec)}): ${(err as Error).message}`, { cause: err })
+  })
+  try {
+    const multicast = isMulticastV4(to.host)
+    if (multicast && to.localAddress !== undefined) tx.setMulticastInterface(to.localAddress)
+    if (to.ttl !== undefined) {
+      if (multicast) tx.setMulticastTTL(to.ttl)
+      else tx.setTTL(to.ttl)
+    }
+  } catch (err) {
+    throw new ImpairError(`--to: ${(err as Error).message} (${JSON.stringify(spec)})`, { cause: err })
+  }
 }
 
 export class ImpairError extends ShellError<'ERR_IMPAIR'> {
