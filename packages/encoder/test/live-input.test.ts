@@ -237,11 +237,14 @@ describe('multicast UDP input (in a private network namespace)', () => {
   })
 
   // The output side is FFmpeg's udp protocol, given the output's query (ttl, localaddr) as it is.
+  // A veth pair takes the route to multicast: had localaddr been dropped from the query (as it
+  // was), the source would send out of it, and the encoder, joined on the loopback, get nothing.
   it.skipIf(!privateNetworkAvailable)('mqa source sends to a multicast group (ttl, localaddr), mqa encode takes it from there', () => {
     const out = join(workDir('multicast'), 'from-source.ts')
     const group = 'udp://239.255.0.2:5030'
     const r = inPrivateNetwork(
       [
+        'ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route replace 224.0.0.0/4 dev v0',
         `timeout 20 node ${cli} encode -i '${group}?localaddr=127.0.0.1' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 & enc=$!`,
         // 5030 = 0x13A6
         `until grep -qi ':13A6 ' /proc/net/udp; do sleep 0.05; done`,
