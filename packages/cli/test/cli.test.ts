@@ -26,6 +26,7 @@ describe('mqa command line', () => {
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'udp://127.0.0.1:5001', '--loss', '2'], /--loss must be at most 1/],
     [['impair', '--from', 'udp://127.0.0.1', '--to', 'udp://127.0.0.1:5001', '--loss', '0.1'], /mqa impair: --from: input "udp:\/\/127\.0\.0\.1" has no port/],
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'udp://127.0.0.1:5001?ttl=300', '--loss', '0.1'], /mqa impair: --to: ttl must be 0-255, got "300"/],
+    [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'udp://127.0.0.1:5001?ttl=', '--loss', '0.1'], /mqa impair: --to: ttl must be 0-255, got ""/],
     [['encode', '-i', 'udp://127.0.0.1:0', '-o', 'y.ts'], /mqa encode: input "udp:\/\/127\.0\.0\.1:0": port 0 is not a port to receive on/],
     [['encode', '-i', 'lavfi:testsrc2', '-o', 'udp://127.0.0.1:0'], /mqa encode: output "udp:\/\/127\.0\.0\.1:0": port 0 is not a destination/],
     [['bogus'], /unknown command "bogus"/],

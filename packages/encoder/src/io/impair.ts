@@ -94,7 +94,7 @@ export function parseUdp(spec: string, name: string): { host: string; port: numb
   const port = Number(url.port)
   if (url.protocol !== 'udp:' || !Number.isInteger(port) || port <= 0 || port > 65535) throw new ImpairError(`${name} must be udp://host:port, got ${JSON.stringify(spec)}`)
   const ttlParam = url.searchParams.get('ttl')
-  const ttl = ttlParam === null ? undefined : Number(ttlParam)
+  const ttl = ttlParam === null ? undefined : ttlParam.trim() === '' ? NaN : Number(ttlParam)
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= 255)) throw new ImpairError(`${name}: ttl must be 0-255, got ${JSON.stringify(ttlParam)}`)
   return { host: url.hostname || '127.0.0.1', port, localAddress: url.searchParams.get('localaddr') ?? undefined, ttl }
 }
@@ -109,7 +109,7 @@ async function prepareSender(tx: Socket, to: ReturnType<typeof parseUdp>, spec: 
       resolve()
     })
   }).catch((err: unknown) => {
-    throw new ImpairError(`--to: cannot send from ${to.localAddress} (${JSON.stringify(spec)}): ${(err as Error).message}`, { cause: err })
+    throw new ImpairError(`--to: cannot send from ${to.localAddress ?? 'any address'} (${JSON.stringify(spec)}): ${(err as Error).message}`, { cause: err })
   })
   try {
     const multicast = isMulticastV4(to.host)
