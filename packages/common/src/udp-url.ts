@@ -30,21 +30,33 @@ export interface UdpMembership {
  * one no sender knows, and wait for ever: that is an `ERR_URL_INVALID` naming the input.
  */
 export function parseUdpListen(spec: string): UdpListen {
-  let url: URL
-  try {
-    url = new URL(spec)
-  } catch {
-    throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)} is not udp://host:port`)
-  }
-  if (url.protocol !== 'udp:') throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)} is not udp://host:port`)
-  if (!url.port) throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)} has no port`)
-  if (url.port === '0') throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)}: port 0 is not a port to receive on (1-65535)`)
+  const url = parseUrlWithPort(spec, 'udp', 'input')
   const host = url.hostname
   const group = isMulticastV4(host) ? host : undefined
   const sources = (url.searchParams.get('sources') ?? '').split(',').filter((s) => s !== '')
   const notIp = sources.find((s) => !isIPv4Address(s))
   if (notIp !== undefined) throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)}: sources must be IPv4 addresses, got ${JSON.stringify(notIp)}`)
   return { host, port: Number(url.port), group, localAddress: group === undefined ? undefined : (url.searchParams.get('localaddr') ?? undefined), sources }
+}
+
+/**
+ * A live input's or output's URL (`udp://`, `srt://`), which must name a port: an input without
+ * one (or with 0) would bind a port no sender knows, an output would send nowhere. The URL parser
+ * refuses ports above 65535 itself. Errors are `ERR_URL_INVALID` naming the URL; callers raise
+ * them as their own input or output error, message unchanged.
+ */
+export function parseUrlWithPort(spec: string, scheme: 'udp' | 'srt', role: 'input' | 'output'): URL {
+  let url: URL | undefined
+  try {
+    url = new URL(spec)
+  } catch {
+    url = undefined
+  }
+  if (url?.protocol !== `${scheme}:`) throw new MqaError(ErrorCode.URL_INVALID, `${role} ${JSON.stringify(spec)} is not ${scheme}://host:port`)
+  if (!url.port) throw new MqaError(ErrorCode.URL_INVALID, `${role} ${JSON.stringify(spec)} has no port`)
+  const zero = role === 'input' ? 'is not a port to receive on' : 'is not a destination'
+  if (url.port === '0') throw new MqaError(ErrorCode.URL_INVALID, `${role} ${JSON.stringify(spec)}: port 0 ${zero} (1-65535)`)
+  return url
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type UdpMembership, acceptsSender, isMulticastV4, joinUdpGroup, parseUdpListen } from '../src/index.js'
+import { type UdpMembership, acceptsSender, isMulticastV4, joinUdpGroup, parseUdpListen, parseUrlWithPort } from '../src/index.js'
 
 describe('parseUdpListen', () => {
   it('binds the host and port given', () => {
@@ -71,5 +71,14 @@ describe('joinUdpGroup', () => {
     expect(() => joinUdpGroup(recordingSocket(), parseUdpListen(spec), spec)).toThrow(
       expect.objectContaining({ code: 'ERR_UDP_JOIN', message: `cannot join multicast group 232.1.1.1 from 10.0.0.1 on 192.0.2.1 for input "${spec}": addMembership ENODEV` }),
     )
+  })
+})
+
+describe('parseUrlWithPort: a live URL must name a port', () => {
+  it('words port 0 by role, and names the scheme it wanted', () => {
+    expect(parseUrlWithPort('srt://127.0.0.1:9000?mode=listener', 'srt', 'input').port).toBe('9000')
+    expect(() => parseUrlWithPort('udp://127.0.0.1:0', 'udp', 'output')).toThrow(expect.objectContaining({ code: 'ERR_URL_INVALID', message: 'output "udp://127.0.0.1:0": port 0 is not a destination (1-65535)' }))
+    expect(() => parseUrlWithPort('srt://127.0.0.1', 'srt', 'input')).toThrow(expect.objectContaining({ code: 'ERR_URL_INVALID', message: 'input "srt://127.0.0.1" has no port' }))
+    expect(() => parseUrlWithPort('udp://127.0.0.1:5000', 'srt', 'input')).toThrow('input "udp://127.0.0.1:5000" is not srt://host:port')
   })
 })

@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createSocket, type Socket } from 'node:dgram'
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs'
 import { PassThrough, type Readable } from 'node:stream'
-import { type FrameRate, type UdpListen, acceptsSender, frameRate, joinUdpGroup, parseFrameRate, parseUdpListen } from '@mqa/common'
+import { type FrameRate, type UdpListen, acceptsSender, frameRate, joinUdpGroup, parseFrameRate, parseUdpListen, parseUrlWithPort } from '@mqa/common'
 import { assertReadableInput, beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { TransportMonitor } from './transport-monitor.js'
 import { ShellError } from './errors.js'
@@ -167,29 +167,23 @@ export async function checkInput(spec: string): Promise<void> {
   if (!known) throw new InputError(`cannot open input ${JSON.stringify(spec)}: it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream`)
 }
 
-/** What a UDP input binds and joins (common's parseUdpListen), its errors as `ERR_INPUT`. */
-function udpListen(spec: string): UdpListen {
+/** Common's URL errors (`ERR_URL_INVALID`) raised as `ERR_INPUT`, message unchanged. */
+function asInputError<T>(read: () => T): T {
   try {
-    return parseUdpListen(spec)
+    return read()
   } catch (err) {
     throw new InputError((err as Error).message, { cause: err })
   }
 }
 
+/** What a UDP input binds and joins (common's parseUdpListen). */
+const udpListen = (spec: string): UdpListen => asInputError(() => parseUdpListen(spec))
+
 /**
  * An SRT input names the port it listens on or calls: without one (or with 0) the relay would
  * listen on a port no caller knows, or call nowhere, and the encoder would wait for ever.
  */
-function checkSrtPort(spec: string): void {
-  let url: URL
-  try {
-    url = new URL(spec)
-  } catch {
-    throw new InputError(`input ${JSON.stringify(spec)} is not srt://host:port`)
-  }
-  if (!url.port) throw new InputError(`input ${JSON.stringify(spec)} has no port`)
-  if (url.port === '0') throw new InputError(`input ${JSON.stringify(spec)}: port 0 is not a port to receive on (1-65535)`)
-}
+const checkSrtPort = (spec: string): void => void asInputError(() => parseUrlWithPort(spec, 'srt', 'input'))
 
 export async function openInput(spec: string, options: OpenInputOptions = {}): Promise<OpenedInput> {
   // Before the try below: these errors are already ours and name the input.

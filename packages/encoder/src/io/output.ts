@@ -1,6 +1,7 @@
 import { constants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { parseUrlWithPort } from '@mqa/common'
 import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { ShellError } from './errors.js'
 
@@ -67,13 +68,10 @@ export function ioUrl(spec: string): string {
   if (kind === OutputKind.UDP) {
     let url: URL
     try {
-      url = new URL(spec)
-    } catch {
-      throw new OutputError(`output ${JSON.stringify(spec)} is not udp://host:port`)
+      url = parseUrlWithPort(spec, 'udp', 'output')
+    } catch (err) {
+      throw new OutputError((err as Error).message, { cause: err })
     }
-    if (!url.port) throw new OutputError(`output ${JSON.stringify(spec)} has no port`)
-    // The URL parser refuses ports above 65535; 0 it takes, but nothing can be sent to it.
-    if (url.port === '0') throw new OutputError(`output ${JSON.stringify(spec)}: port 0 is not a destination (1-65535)`)
     if (!url.searchParams.has('pkt_size')) url.searchParams.set('pkt_size', String(TS_DATAGRAM_BYTES))
     return `udp://${url.hostname || '127.0.0.1'}:${url.port}?${url.searchParams.toString()}`
   }
