@@ -79,6 +79,29 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     expect(ffmpegDecodeErrors(out)).toBe('')
   }, 30_000)
 
+  it('a low-bitrate input is encoded as it arrives, not once the demuxer has a full buffer', async () => {
+    // 4 s of 300 kb/s video is about 150 KB, under the 256 KB FFmpeg's reads asked for: beamcoder's
+    // stream adaptor used to hold every read until it was full, so this input was not even opened
+    // (and at 380 kb/s packets then came in bursts 6 s apart).
+    const dir = workDir('udp-low-bitrate')
+    const ts = join(dir, 'src.ts')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-b:v', '300k', '-maxrate', '300k', '-bufsize', '300k', '-f', 'mpegts', ts])
+    const bytes = new Uint8Array(readFileSync(ts))
+    expect(bytes.length).toBeLessThan(200_000)
+    const port = nextPort++
+    const controller = new AbortController()
+    let written = 0
+    const encoding = encode({ input: `udp://127.0.0.1:${port}`, output: join(dir, 'out.ts'), ...live, bitrateKbps: 200, signal: controller.signal, onProgress: (p) => (written = p.frames) })
+    await untilUdpBound(port)
+    await sendTs(bytes, port, 2000) // then the input goes quiet, open
+    const deadline = performance.now() + 10_000
+    while (written < 50 && performance.now() < deadline) await sleep(100)
+    const seen = written
+    controller.abort()
+    await encoding
+    expect(seen).toBeGreaterThanOrEqual(50) // of 100 sent; the rest wait in the encoder's lookahead for more input
+  }, 30_000)
+
   it('a stop writes what was already received: decoder and encoder drained, a clean tail', async () => {
     const dir = workDir('udp-stop')
     const ts = join(dir, 'src.ts')
