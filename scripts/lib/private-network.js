@@ -8,6 +8,14 @@ const SETUP = 'ip link set lo up && ip route add 224.0.0.0/4 dev lo'
 export const privateNetworkAvailable = spawnSync('unshare', ['-rn', 'sh', '-c', SETUP]).status === 0
 
 /**
+ * For IPv6 multicast, which the loopback does not carry: a veth pair, v0 (fd99::1) and v1
+ * (fd99::2), in the namespace. Addresses without duplicate detection, usable at once. A datagram
+ * to a group leaves by v0 or v1 (both hold a route to ff00::/8) and reaches a socket joined on v0
+ * either way: looped back, or across the pair.
+ */
+export const IPV6_VETH = 'ip link add v0 type veth peer name v1 && ip -6 addr add fd99::1/64 dev v0 nodad && ip -6 addr add fd99::2/64 dev v1 nodad && ip link set v0 up && ip link set v1 up'
+
+/**
  * Runs a shell script in a fresh private network namespace; returns spawnSync's result.
  * @param {string} script @param {number} timeoutMs
  */

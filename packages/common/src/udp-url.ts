@@ -1,23 +1,32 @@
 import { ErrorCode, MqaError } from './errors.js'
 
 /**
- * What a UDP input (the encoder's, the packager's) listens on, from `udp://host:port`: the address
- * and port to bind and, for an IPv4 multicast group (224.0.0.0/4), the group to join and the
- * interface to join it on (`?localaddr=`), and the senders to take datagrams from (`?sources=`,
- * comma-separated: for a group, a source-specific join). The query names are FFmpeg's udp URL
- * options. The packages own the socket; `joinUdpGroup` makes the calls on it.
+ * What a UDP input (the encoder's, the packager's) listens on, from `udp://host:port` or
+ * `udp://[v6 address]:port`: the socket's family, the address and port to bind and, for a multicast
+ * group (IPv4 224.0.0.0/4, IPv6 ff00::/8), the group to join and the interface to join it on
+ * (`?localaddr=`), and the senders to take datagrams from (`?sources=`, comma-separated: for a
+ * group, a source-specific join). The query names are FFmpeg's udp URL options. The packages own
+ * the socket; `joinUdpGroup` makes the calls on it.
  */
 export interface UdpListen {
-  /** The address to bind: the group for multicast (the socket then takes that group's datagrams only). */
+  /** The socket to make (node:dgram's type): `udp6` for a bracketed IPv6 address. */
+  readonly family: UdpFamily
+  /** The address to bind, without brackets: the group for multicast (the socket then takes that group's datagrams only). */
   readonly host: string
   readonly port: number
   /** The multicast group to join, when `host` is one. */
   readonly group: string | undefined
-  /** The local address of the interface to join the group on; undefined: the one the route to the group names. */
+  /**
+   * The interface to join the group on, as node:dgram takes it: IPv4, the interface's address; IPv6,
+   * an address with the interface as its scope (`::%eth0`; `?localaddr=eth0` is taken as that).
+   * Undefined: the one the route to the group names.
+   */
   readonly localAddress: string | undefined
-  /** Senders whose datagrams are taken (empty: any). For a group, joined source by source. */
+  /** Senders whose datagrams are taken (empty: any), in canonical form. For a group, joined source by source. */
   readonly sources: readonly string[]
 }
+
+export type UdpFamily = 'udp4' | 'udp6'
 
 /** The membership calls of a UDP socket (node:dgram's `Socket` has them). */
 export interface UdpMembership {
@@ -31,12 +40,35 @@ export interface UdpMembership {
  */
 export function parseUdpListen(spec: string): UdpListen {
   const url = parseUrlWithPort(spec, 'udp', 'input')
-  const host = url.hostname
-  const group = isMulticastV4(host) ? host : undefined
-  const sources = (url.searchParams.get('sources') ?? '').split(',').filter((s) => s !== '')
-  const notIp = sources.find((s) => !isIPv4Address(s))
-  if (notIp !== undefined) throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)}: sources must be IPv4 addresses, got ${JSON.stringify(notIp)}`)
-  return { host, port: Number(url.port), group, localAddress: group === undefined ? undefined : (url.searchParams.get('localaddr') ?? undefined), sources }
+  const { host, family } = udpHostOf(url)
+  const group = isMulticast(host) ? host : undefined
+  const sources: string[] = []
+  for (const source of (url.searchParams.get('sources') ?? '').split(',').filter((s) => s !== '')) {
+    const address = family === 'udp6' ? canonicalIPv6(source) : isIPv4Address(source) ? source : undefined
+    if (address === undefined) throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)}: sources must be ${family === 'udp6' ? 'IPv6' : 'IPv4'} addresses (as the input's address is), got ${JSON.stringify(source)}`)
+    sources.push(address)
+  }
+  const localAddress = group === undefined ? undefined : localAddressOf(url, family)
+  return { family, host, port: Number(url.port), group, localAddress, sources }
+}
+
+/**
+ * A UDP URL's `?localaddr=` as node:dgram takes it (undefined when absent): IPv4, the address as
+ * given; IPv6, an address with the interface as its scope (`::%eth0`, `fe80::1%eth0`), where a bare
+ * interface name (`eth0`) stands for `::%eth0`.
+ */
+export function localAddressOf(url: URL, family: UdpFamily): string | undefined {
+  const localaddr = url.searchParams.get('localaddr') ?? undefined
+  return family === 'udp6' && localaddr !== undefined && !localaddr.includes(':') ? `::%${localaddr}` : localaddr
+}
+
+/**
+ * The bare address of a UDP URL's host and the socket family it takes: a bracketed IPv6 literal
+ * (`udp://[ff15::1]:5000`; the URL parser leaves the brackets on) is `udp6`, anything else `udp4`.
+ */
+export function udpHostOf(url: URL): { host: string; family: UdpFamily } {
+  const h = url.hostname
+  return h.startsWith('[') && h.endsWith(']') ? { host: h.slice(1, -1), family: 'udp6' } : { host: h, family: 'udp4' }
 }
 
 /**
@@ -76,15 +108,35 @@ export function joinUdpGroup(socket: UdpMembership, listen: UdpListen, spec: str
   }
 }
 
-/** Whether a datagram from `address` is taken: any sender, or one of `sources`. */
+/**
+ * Whether a datagram from `address` (node:dgram's `rinfo.address`) is taken: any sender, or one
+ * of `sources`. An IPv6 sender's zone (`fe80::1%eth0`) is not part of the comparison.
+ */
 export function acceptsSender(listen: UdpListen, address: string): boolean {
-  return listen.sources.length === 0 || listen.sources.includes(address)
+  if (listen.sources.length === 0) return true
+  const zone = address.indexOf('%')
+  return listen.sources.includes(zone < 0 ? address : address.slice(0, zone))
+}
+
+/** A multicast address: IPv4 224.0.0.0/4 or IPv6 ff00::/8, as the URL parser leaves them (brackets off). */
+export function isMulticast(host: string): boolean {
+  return isMulticastV4(host) || /^ff[0-9a-f]{2}:/i.test(host)
 }
 
 /** An IPv4 multicast address in dotted-quad form (as the URL parser leaves it): 224.0.0.0 to 239.255.255.255. */
 export function isMulticastV4(host: string): boolean {
   const first = isIPv4Address(host) ? Number(host.split('.')[0]) : NaN
   return first >= 224 && first <= 239
+}
+
+/** An IPv6 address in the form node:dgram reports senders in (lower case, zeros compressed), or undefined if `s` is none. */
+function canonicalIPv6(s: string): string | undefined {
+  if (!s.includes(':')) return undefined
+  try {
+    return new URL(`http://[${s}]/`).hostname.slice(1, -1)
+  } catch {
+    return undefined
+  }
 }
 
 /** An IPv4 address in dotted-quad form. */

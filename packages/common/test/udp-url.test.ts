@@ -1,14 +1,27 @@
 import { describe, expect, it } from 'vitest'
-import { type UdpMembership, acceptsSender, isMulticastV4, joinUdpGroup, parseUdpListen, parseUrlWithPort } from '../src/index.js'
+import { type UdpMembership, acceptsSender, isMulticast, isMulticastV4, joinUdpGroup, parseUdpListen, parseUrlWithPort } from '../src/index.js'
 
 describe('parseUdpListen', () => {
   it('binds the host and port given', () => {
-    expect(parseUdpListen('udp://127.0.0.1:5000')).toEqual({ host: '127.0.0.1', port: 5000, group: undefined, localAddress: undefined, sources: [] })
-    expect(parseUdpListen('udp://0.0.0.0:5000')).toEqual({ host: '0.0.0.0', port: 5000, group: undefined, localAddress: undefined, sources: [] })
+    expect(parseUdpListen('udp://127.0.0.1:5000')).toEqual({ family: 'udp4', host: '127.0.0.1', port: 5000, group: undefined, localAddress: undefined, sources: [] })
+    expect(parseUdpListen('udp://0.0.0.0:5000')).toEqual({ family: 'udp4', host: '0.0.0.0', port: 5000, group: undefined, localAddress: undefined, sources: [] })
+  })
+
+  it('takes an IPv6 address in brackets: a udp6 socket bound to the bare address', () => {
+    expect(parseUdpListen('udp://[::1]:5000')).toEqual({ family: 'udp6', host: '::1', port: 5000, group: undefined, localAddress: undefined, sources: [] })
+    expect(parseUdpListen('udp://[::]:5000')).toMatchObject({ family: 'udp6', host: '::', group: undefined })
+    // The URL parser writes the address in canonical form (lower case, zeros compressed).
+    expect(parseUdpListen('udp://[FF15:0:0:0:0:0:0:1234]:5000')).toMatchObject({ family: 'udp6', host: 'ff15::1234', group: 'ff15::1234' })
+  })
+
+  it('joins an IPv6 group on the interface localaddr names: an address with its scope, or the interface alone', () => {
+    expect(parseUdpListen('udp://[ff15::1234]:5000?localaddr=::%25eth0')).toMatchObject({ group: 'ff15::1234', localAddress: '::%eth0' })
+    expect(parseUdpListen('udp://[ff15::1234]:5000?localaddr=eth0')).toMatchObject({ group: 'ff15::1234', localAddress: '::%eth0' })
+    expect(parseUdpListen('udp://[ff02::1]:5000')).toMatchObject({ group: 'ff02::1', localAddress: undefined })
   })
 
   it('joins a multicast group on the interface of localaddr (FFmpeg’s name), else on the routed one', () => {
-    expect(parseUdpListen('udp://239.1.2.3:5000?localaddr=10.0.0.5')).toEqual({ host: '239.1.2.3', port: 5000, group: '239.1.2.3', localAddress: '10.0.0.5', sources: [] })
+    expect(parseUdpListen('udp://239.1.2.3:5000?localaddr=10.0.0.5')).toEqual({ family: 'udp4', host: '239.1.2.3', port: 5000, group: '239.1.2.3', localAddress: '10.0.0.5', sources: [] })
     expect(parseUdpListen('udp://224.0.0.1:5000')).toMatchObject({ group: '224.0.0.1', localAddress: undefined })
     // localaddr only means something for a group.
     expect(parseUdpListen('udp://127.0.0.1:5000?localaddr=10.0.0.5')).toMatchObject({ group: undefined, localAddress: undefined })
@@ -21,7 +34,10 @@ describe('parseUdpListen', () => {
       ['udp://127.0.0.1:70000', 'input "udp://127.0.0.1:70000" is not udp://host:port'],
       ['udp://[nope', 'input "udp://[nope" is not udp://host:port'],
       ['srt://127.0.0.1:5000', 'input "srt://127.0.0.1:5000" is not udp://host:port'],
-      ['udp://232.1.1.1:5000?sources=10.0.0.1,encoder-a', 'input "udp://232.1.1.1:5000?sources=10.0.0.1,encoder-a": sources must be IPv4 addresses, got "encoder-a"'],
+      ['udp://232.1.1.1:5000?sources=10.0.0.1,encoder-a', 'input "udp://232.1.1.1:5000?sources=10.0.0.1,encoder-a": sources must be IPv4 addresses (as the input\'s address is), got "encoder-a"'],
+      ['udp://232.1.1.1:5000?sources=2001:db8::1', 'input "udp://232.1.1.1:5000?sources=2001:db8::1": sources must be IPv4 addresses (as the input\'s address is), got "2001:db8::1"'],
+      ['udp://[ff35::1]:5000?sources=10.0.0.1', 'input "udp://[ff35::1]:5000?sources=10.0.0.1": sources must be IPv6 addresses (as the input\'s address is), got "10.0.0.1"'],
+      ['udp://[ff35::1]:5000?sources=2001:db8::zz', 'input "udp://[ff35::1]:5000?sources=2001:db8::zz": sources must be IPv6 addresses (as the input\'s address is), got "2001:db8::zz"'],
     ] as const) {
       expect(() => parseUdpListen(spec)).toThrow(expect.objectContaining({ code: 'ERR_URL_INVALID', message }))
     }
@@ -35,12 +51,25 @@ describe('isMulticastV4', () => {
   })
 })
 
+describe('isMulticast', () => {
+  it('is IPv4 224.0.0.0/4 and IPv6 ff00::/8 (brackets off), nothing else', () => {
+    expect(['239.1.2.3', 'ff02::1', 'ff15::1234', 'FF3E::8000:1'].map(isMulticast)).toEqual([true, true, true, true])
+    expect(['127.0.0.1', '::1', 'fe80::1', '2001:db8::1', 'ff', 'ffff.example', '[ff02::1]'].map(isMulticast)).toEqual([false, false, false, false, false, false, false])
+  })
+})
+
 describe('sources (FFmpeg’s udp option): the senders a UDP input takes', () => {
   it('reads a comma-separated list, and takes only those senders', () => {
     const listen = parseUdpListen('udp://232.1.1.1:5000?sources=10.0.0.1,10.0.0.2&localaddr=10.9.0.1')
     expect(listen.sources).toEqual(['10.0.0.1', '10.0.0.2'])
     expect(['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((a) => acceptsSender(listen, a))).toEqual([true, true, false])
     expect(acceptsSender(parseUdpListen('udp://127.0.0.1:5000'), '10.0.0.3')).toBe(true)
+  })
+
+  it('IPv6: compares canonical forms, without the sender’s zone', () => {
+    const listen = parseUdpListen('udp://[ff35::1]:5000?sources=2001:DB8:0:0::1,fe80::14b1:39ff:fea8:dc25')
+    expect(listen.sources).toEqual(['2001:db8::1', 'fe80::14b1:39ff:fea8:dc25'])
+    expect(['2001:db8::1', 'fe80::14b1:39ff:fea8:dc25%veth0', '2001:db8::2'].map((a) => acceptsSender(listen, a))).toEqual([true, true, false])
   })
 })
 

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { type Logger, VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, startImpair, type ReportFrame } from '../src/index.js'
-import { inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
+import { IPV6_VETH, inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
 import { ffmpeg, ffmpegDecodeErrors, ffprobe, fixture, workDir } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -308,6 +308,52 @@ describe('mqa impair between multicast groups (in a private network namespace)',
     )
     expect(r.status, r.stderr).toBe(0)
     expect(countDecodedFrames(out)).toBe(30)
+  })
+})
+
+/** A shell test that waits until UDP sockets are bound to all `ports` (this namespace's /proc/net/udp or udp6). */
+const untilBoundInShell = (file: 'udp' | 'udp6', ...ports: number[]) =>
+  `until ${ports.map((p) => `grep -qi ':${p.toString(16).padStart(4, '0')} ' /proc/net/${file}`).join(' && ')}; do sleep 0.05; done`
+
+describe('IPv6 UDP (in a private network namespace)', () => {
+  // udp://[v6]:port was looked up as a host name ("getaddrinfo ENOTFOUND [ff15::5]"): every socket was udp4.
+  it.skipIf(!privateNetworkAvailable)('impair joins an IPv6 group and relays to [::1], where the encoder takes that sender only (sources=)', () => {
+    const out = join(workDir('ipv6'), 'via-impair.ts')
+    const r = inPrivateNetwork(
+      [
+        IPV6_VETH,
+        `timeout 20 node ${cli} encode -i 'udp://[::1]:5051?sources=0:0:0:0:0:0:0:1' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 --timecode pts & enc=$!`,
+        `node ${cli} impair --from 'udp://[ff15::5]:5050?localaddr=v0' --to 'udp://[::1]:5051' --loss 0 & relay=$!`,
+        untilBoundInShell('udp6', 5050, 5051),
+        `${ffmpeg} -hide_banner -loglevel error -re -stream_loop -1 -i ${fixture('h264-320x180.ts')} -c copy -f mpegts 'udp://[ff15::5]:5050?pkt_size=1316' & snd=$!`,
+        `wait $enc; status=$?; kill $snd $relay; exit $status`,
+      ].join('\n'),
+      40_000,
+    )
+    expect(r.status, r.stderr).toBe(0)
+    expect(countDecodedFrames(out)).toBe(30)
+  })
+
+  it.skipIf(!privateNetworkAvailable)('mqa source sends to an IPv6 group (FFmpeg’s output, hop limit 1), mqa encode joins it on the interface named', () => {
+    const out = join(workDir('ipv6'), 'from-source.ts')
+    const r = inPrivateNetwork(
+      [
+        IPV6_VETH,
+        `timeout 20 node ${cli} encode -i 'udp://[ff15::6]:5052?localaddr=v0' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 & enc=$!`,
+        untilBoundInShell('udp6', 5052),
+        `node ${cli} source -o 'udp://[ff15::6]:5052?ttl=1' --size 320x180 --bitrate 500k --duration 20 & snd=$!`,
+        `wait $enc; status=$?; kill $snd; exit $status`,
+      ].join('\n'),
+      40_000,
+    )
+    expect(r.status, r.stderr).toBe(0)
+    expect(countDecodedFrames(out)).toBe(30)
+  })
+
+  it.skipIf(!privateNetworkAvailable)('an IPv6 group it cannot join on the interface named is one clear error', () => {
+    const r = inPrivateNetwork(`timeout 20 node ${cli} encode -i 'udp://[ff15::7]:5053?localaddr=nosuch0' -o ${join(workDir('ipv6'), 'never.ts')}`, 40_000)
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/mqa encode: cannot join multicast group ff15::7 on ::%nosuch0 for input "udp:\/\/\[ff15::7\]:5053\?localaddr=nosuch0": addMembership E[A-Z]+$/m)
   })
 })
 

@@ -1,24 +1,30 @@
 import { createSocket } from 'node:dgram'
 import { describe, expect, it } from 'vitest'
-import { inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
+import { IPV6_VETH, inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
 import { openIngest } from '../src/io/ingest.js'
 
 const ingestModule = new URL('../dist/io/ingest.js', import.meta.url).href
 
+/** Where the child sends: IPv4 from the loopback, IPv6 from the veth pair's v0 (IPV6_VETH). */
+const SEND = {
+  v4: { family: 'udp4', from: '127.0.0.1', iface: '127.0.0.1', group: '239.255.0.1', setup: '' },
+  v6: { family: 'udp6', from: 'fd99::1', iface: '::%v0', group: 'ff15::10', setup: `${IPV6_VETH} && ` },
+} as const
+
 /**
- * A child in a private network namespace (only a loopback: multicast cannot leave it) that opens
- * the packager's UDP ingest on `input`, sends 20 datagrams of 7 TS packets to 239.255.0.1:5010
- * from 127.0.0.1, and prints what the ingest yielded in `waitMs` (or once it had all 20), or the
- * error it threw.
+ * A child in a private network namespace (multicast cannot leave it) that opens the packager's UDP
+ * ingest on `input`, sends 20 datagrams of 7 TS packets to the group (239.255.0.1:5010, or
+ * [ff15::10]:5010) from `send.from`, and prints what the ingest yielded in `waitMs` (or once it had
+ * all 20), or the error it threw.
  */
-function multicastChild(input: string, waitMs = 5000) {
+function multicastChild(input: string, waitMs = 5000, send: (typeof SEND)[keyof typeof SEND] = SEND.v4) {
   const code = `
     import { createSocket } from 'node:dgram'
     const { openIngest } = await import(${JSON.stringify(ingestModule)})
     const ingest = openIngest(process.argv[1])
-    const tx = createSocket('udp4')
-    await new Promise((r) => tx.bind(0, '127.0.0.1', r))
-    tx.setMulticastInterface('127.0.0.1')
+    const tx = createSocket('${send.family}')
+    await new Promise((r) => tx.bind(0, '${send.from}', r))
+    tx.setMulticastInterface('${send.iface}')
     let bytes = 0
     let sender
     const timer = setTimeout(() => { console.log(JSON.stringify({ bytes })); process.exit(0) }, ${waitMs})
@@ -26,7 +32,7 @@ function multicastChild(input: string, waitMs = 5000) {
       const it = ingest.chunks()[Symbol.asyncIterator]()
       const first = it.next()
       // The ingest binds and joins before its first chunk; send once that has had time to happen.
-      sender = setTimeout(() => { for (let i = 0; i < 20; i++) tx.send(Buffer.alloc(1316, 0x47), 5010, '239.255.0.1') }, 200)
+      sender = setTimeout(() => { for (let i = 0; i < 20; i++) tx.send(Buffer.alloc(1316, 0x47), 5010, '${send.group}') }, 200)
       for (let r = await first; !r.done; r = await it.next()) {
         bytes += r.value.length
         if (bytes >= 20 * 1316) break
@@ -40,7 +46,7 @@ function multicastChild(input: string, waitMs = 5000) {
     await ingest.close()
     tx.close()
   `
-  const r = inPrivateNetwork(`node --input-type=module -e ${shellQuote(code)} ${shellQuote(input)}`, 20_000)
+  const r = inPrivateNetwork(`${send.setup}node --input-type=module -e ${shellQuote(code)} ${shellQuote(input)}`, 20_000)
   expect(r.status, r.stderr).toBe(0)
   return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { bytes?: number; error?: string; code?: string }
 }
@@ -91,6 +97,13 @@ describe('UDP ingest', () => {
       for (const s of senders) s.close()
       await ingest.close()
     }
+  })
+
+  // It was a udp4 socket, which looked "[ff15::10]" up as a host name.
+  it.skipIf(!privateNetworkAvailable)('IPv6: joins a group on the interface localaddr names, source by source with sources=', () => {
+    expect(multicastChild('udp://[ff15::10]:5010?localaddr=v0', 5000, SEND.v6)).toEqual({ bytes: 20 * 1316 })
+    expect(multicastChild('udp://[ff15::10]:5010?localaddr=v0&sources=fd99::1', 5000, SEND.v6)).toEqual({ bytes: 20 * 1316 })
+    expect(multicastChild('udp://[ff15::10]:5010?localaddr=v0&sources=fd99::2', 1000, SEND.v6)).toEqual({ bytes: 0 })
   })
 
   it.skipIf(!privateNetworkAvailable)('a group it cannot join on the given interface is an ERR_INGEST naming it', () => {

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram'
-import { type Logger, type UdpListen, acceptsSender, isMulticastV4, joinUdpGroup, parseUdpListen, silentLogger } from '@mqa/common'
+import { type Logger, type UdpFamily, type UdpListen, acceptsSender, isMulticast, joinUdpGroup, localAddressOf, parseUdpListen, silentLogger, udpHostOf } from '@mqa/common'
 import { Impairer, type ImpairSchedule } from '../impair-schedule.js'
 import { ShellError } from './errors.js'
 
@@ -32,8 +32,8 @@ export async function startImpair(options: ImpairOptions): Promise<{ stats(): Im
   }
   const to = parseUdp(options.to, '--to')
   const impairer = new Impairer(options, options.seed ?? 1)
-  const rx = createSocket({ type: 'udp4', reuseAddr: true })
-  const tx = createSocket('udp4')
+  const rx = createSocket({ type: from.family, reuseAddr: true })
+  const tx = createSocket(to.family)
   try {
     await prepareSender(tx, to, options.to)
   } catch (err) {
@@ -81,10 +81,11 @@ export async function startImpair(options: ImpairOptions): Promise<{ stats(): Im
 }
 
 /**
- * A destination: `udp://host:port`, with `?localaddr=` (the address to send from; for a multicast
- * group, its interface) and `?ttl=` (0-255), as FFmpeg's udp URLs name them.
+ * A destination: `udp://host:port` or `udp://[v6 address]:port`, with `?localaddr=` (the address
+ * to send from; for a multicast group, its interface: for IPv6, `::%eth0` or just `eth0`) and
+ * `?ttl=` (0-255, the hop limit for IPv6), as FFmpeg's udp URLs name them.
  */
-export function parseUdp(spec: string, name: string): { host: string; port: number; localAddress: string | undefined; ttl: number | undefined } {
+export function parseUdp(spec: string, name: string): { family: UdpFamily; host: string; port: number; localAddress: string | undefined; ttl: number | undefined } {
   let url: URL
   try {
     url = new URL(spec)
@@ -96,7 +97,8 @@ export function parseUdp(spec: string, name: string): { host: string; port: numb
   const ttlParam = url.searchParams.get('ttl')
   const ttl = ttlParam === null ? undefined : ttlParam.trim() === '' ? NaN : Number(ttlParam)
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= 255)) throw new ImpairError(`${name}: ttl must be 0-255, got ${JSON.stringify(ttlParam)}`)
-  return { host: url.hostname || '127.0.0.1', port, localAddress: url.searchParams.get('localaddr') ?? undefined, ttl }
+  const { host, family } = udpHostOf(url)
+  return { family, host: host || '127.0.0.1', port, localAddress: localAddressOf(url, family), ttl }
 }
 
 /** Binds the sending socket as `to` asks: from `localaddr` (else any address), its TTL, a group's interface. */
@@ -112,7 +114,7 @@ async function prepareSender(tx: Socket, to: ReturnType<typeof parseUdp>, spec: 
     throw new ImpairError(`--to: cannot send from ${to.localAddress ?? 'any address'} (${JSON.stringify(spec)}): ${(err as Error).message}`, { cause: err })
   })
   try {
-    const multicast = isMulticastV4(to.host)
+    const multicast = isMulticast(to.host)
     if (multicast && to.localAddress !== undefined) tx.setMulticastInterface(to.localAddress)
     if (to.ttl !== undefined) {
       if (multicast) tx.setMulticastTTL(to.ttl)

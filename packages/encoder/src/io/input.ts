@@ -338,7 +338,7 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
   if (kind === InputKind.SRT) return srtByteSource(spec, out, deliver, monitor, onEvent)
   if (kind === InputKind.UDP) {
     const listen = udpListen(spec)
-    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true })
+    const socket: Socket = createSocket({ type: listen.family, reuseAddr: true })
     socket.on('message', (msg, from) => {
       if (acceptsSender(listen, from.address)) deliver(msg)
     })

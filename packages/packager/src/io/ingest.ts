@@ -62,7 +62,7 @@ function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
   } catch (err) {
     throw new IngestError((err as Error).message, { cause: err })
   }
-  const socket = createSocket({ type: 'udp4', reuseAddr: true })
+  const socket = createSocket({ type: listen.family, reuseAddr: true })
   const queue: Uint8Array[] = []
   let queued = 0
   let wake: (() => void) | undefined
