@@ -1,14 +1,16 @@
+import { createSocket } from 'node:dgram'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { type UdpMembership, acceptsSender, isMulticast, isMulticastV4, joinUdpGroup, parseUdpListen, parseUrlWithPort } from '../src/index.js'
+import { UDP_RECEIVE_BUFFER_BYTES, type UdpMembership, acceptsSender, isMulticast, isMulticastV4, joinUdpGroup, parseUdpListen, parseUrlWithPort, setUdpReceiveBuffer } from '../src/index.js'
 
 describe('parseUdpListen', () => {
   it('binds the host and port given', () => {
-    expect(parseUdpListen('udp://127.0.0.1:5000')).toEqual({ family: 'udp4', host: '127.0.0.1', port: 5000, group: undefined, localAddress: undefined, sources: [] })
-    expect(parseUdpListen('udp://0.0.0.0:5000')).toEqual({ family: 'udp4', host: '0.0.0.0', port: 5000, group: undefined, localAddress: undefined, sources: [] })
+    expect(parseUdpListen('udp://127.0.0.1:5000')).toEqual({ family: 'udp4', host: '127.0.0.1', port: 5000, group: undefined, localAddress: undefined, sources: [], receiveBufferBytes: UDP_RECEIVE_BUFFER_BYTES })
+    expect(parseUdpListen('udp://0.0.0.0:5000')).toEqual({ family: 'udp4', host: '0.0.0.0', port: 5000, group: undefined, localAddress: undefined, sources: [], receiveBufferBytes: UDP_RECEIVE_BUFFER_BYTES })
   })
 
   it('takes an IPv6 address in brackets: a udp6 socket bound to the bare address', () => {
-    expect(parseUdpListen('udp://[::1]:5000')).toEqual({ family: 'udp6', host: '::1', port: 5000, group: undefined, localAddress: undefined, sources: [] })
+    expect(parseUdpListen('udp://[::1]:5000')).toEqual({ family: 'udp6', host: '::1', port: 5000, group: undefined, localAddress: undefined, sources: [], receiveBufferBytes: UDP_RECEIVE_BUFFER_BYTES })
     expect(parseUdpListen('udp://[::]:5000')).toMatchObject({ family: 'udp6', host: '::', group: undefined })
     // The URL parser writes the address in canonical form (lower case, zeros compressed).
     expect(parseUdpListen('udp://[FF15:0:0:0:0:0:0:1234]:5000')).toMatchObject({ family: 'udp6', host: 'ff15::1234', group: 'ff15::1234' })
@@ -21,7 +23,7 @@ describe('parseUdpListen', () => {
   })
 
   it('joins a multicast group on the interface of localaddr (FFmpeg’s name), else on the routed one', () => {
-    expect(parseUdpListen('udp://239.1.2.3:5000?localaddr=10.0.0.5')).toEqual({ family: 'udp4', host: '239.1.2.3', port: 5000, group: '239.1.2.3', localAddress: '10.0.0.5', sources: [] })
+    expect(parseUdpListen('udp://239.1.2.3:5000?localaddr=10.0.0.5')).toEqual({ family: 'udp4', host: '239.1.2.3', port: 5000, group: '239.1.2.3', localAddress: '10.0.0.5', sources: [], receiveBufferBytes: UDP_RECEIVE_BUFFER_BYTES })
     expect(parseUdpListen('udp://224.0.0.1:5000')).toMatchObject({ group: '224.0.0.1', localAddress: undefined })
     // localaddr only means something for a group.
     expect(parseUdpListen('udp://127.0.0.1:5000?localaddr=10.0.0.5')).toMatchObject({ group: undefined, localAddress: undefined })
@@ -109,5 +111,35 @@ describe('parseUrlWithPort: a live URL must name a port', () => {
     expect(() => parseUrlWithPort('udp://127.0.0.1:0', 'udp', 'output')).toThrow(expect.objectContaining({ code: 'ERR_URL_INVALID', message: 'output "udp://127.0.0.1:0": port 0 is not a destination (1-65535)' }))
     expect(() => parseUrlWithPort('srt://127.0.0.1', 'srt', 'input')).toThrow(expect.objectContaining({ code: 'ERR_URL_INVALID', message: 'input "srt://127.0.0.1" has no port' }))
     expect(() => parseUrlWithPort('udp://127.0.0.1:5000', 'srt', 'input')).toThrow('input "udp://127.0.0.1:5000" is not srt://host:port')
+  })
+})
+
+describe('the receive buffer of a UDP input', () => {
+  it('asks 4 MiB unless buffer_size (FFmpeg’s name, bytes) says; a buffer_size that is not a byte count is refused', () => {
+    expect(parseUdpListen('udp://127.0.0.1:5000').receiveBufferBytes).toBe(4 * 1024 * 1024)
+    expect(parseUdpListen('udp://127.0.0.1:5000?buffer_size=65536').receiveBufferBytes).toBe(65536)
+    for (const bad of ['0', '-1', '1.5', 'abc', '', '4294967296']) {
+      const spec = `udp://127.0.0.1:5000?buffer_size=${bad}`
+      expect(() => parseUdpListen(spec)).toThrow(expect.objectContaining({ code: 'ERR_URL_INVALID', message: `input ${JSON.stringify(spec)}: buffer_size must be a number of bytes from 1 to 2147483647, got ${JSON.stringify(bad)}` }))
+    }
+  })
+
+  it('sets it on a bound socket; when the system gives less, a warning names the input, what it got and the limit to raise', async () => {
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'))
+    const socket = createSocket('udp4')
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+    try {
+      const small = 'udp://127.0.0.1:5000?buffer_size=65536'
+      expect(setUdpReceiveBuffer(socket, parseUdpListen(small), small)).toBeUndefined()
+      expect(socket.getRecvBufferSize()).toBeGreaterThanOrEqual(65536)
+      const asked = Math.min(0x7fffffff, rmemMax * 4)
+      const big = `udp://127.0.0.1:5000?buffer_size=${asked}`
+      // Linux keeps at most rmem_max and reports twice what it keeps.
+      expect(setUdpReceiveBuffer(socket, parseUdpListen(big), big)).toBe(
+        `the receive buffer of input ${JSON.stringify(big)} is ${2 * rmemMax} bytes, not the ${asked} asked: a burst larger than that is lost before it is read; raise the system's limit (sysctl -w net.core.rmem_max=${asked}) or ask less with ?buffer_size=`,
+      )
+    } finally {
+      socket.close()
+    }
   })
 })

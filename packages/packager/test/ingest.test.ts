@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { IPV6_VETH, inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
 import { openIngest } from '../src/io/ingest.js'
@@ -68,6 +69,23 @@ describe('UDP ingest', () => {
   it.skipIf(!privateNetworkAvailable)('joins a group source by source (sources=): datagrams from a listed sender come in, others do not', () => {
     expect(multicastChild('udp://239.255.0.1:5010?localaddr=127.0.0.1&sources=127.0.0.1')).toEqual({ bytes: 20 * 1316 })
     expect(multicastChild('udp://239.255.0.1:5010?localaddr=127.0.0.1&sources=127.0.0.2', 1000)).toEqual({ bytes: 0 })
+  })
+
+  it('asks for the receive buffer of buffer_size (4 MiB unless given); one the system will not give is a warning naming the limit', async () => {
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'))
+    const probe = createSocket('udp4')
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r))
+    const port = probe.address().port
+    await new Promise<void>((r) => probe.close(r))
+    const asked = Math.min(0x7fffffff, rmemMax * 4)
+    const warnings: string[] = []
+    const spec = `udp://127.0.0.1:${port}?buffer_size=${asked}`
+    const ingest = openIngest(spec, { onWarning: (m) => void warnings.push(m) })
+    void ingest.chunks()[Symbol.asyncIterator]().next() // binds
+    await new Promise((r) => setTimeout(r, 200))
+    await ingest.close()
+    expect(warnings).toEqual([expect.stringContaining(`the receive buffer of input ${JSON.stringify(spec)} is ${2 * rmemMax} bytes, not the ${asked} asked`)])
+    expect(() => openIngest(`udp://127.0.0.1:${port}?buffer_size=lots`)).toThrow(expect.objectContaining({ code: 'ERR_INGEST', message: expect.stringContaining('buffer_size must be a number of bytes') }))
   })
 
   it('on unicast, sources= takes datagrams from the listed senders only', async () => {

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram'
-import { type Logger, type UdpFamily, type UdpListen, acceptsSender, isMulticast, joinUdpGroup, localAddressOf, parseUdpListen, silentLogger, udpHostOf } from '@mqa/common'
+import { type Logger, type UdpFamily, type UdpListen, acceptsSender, isMulticast, joinUdpGroup, localAddressOf, parseUdpListen, setUdpReceiveBuffer, silentLogger, udpHostOf } from '@mqa/common'
 import { Impairer, type ImpairSchedule } from '../impair-schedule.js'
 import { ShellError } from './errors.js'
 
@@ -60,6 +60,8 @@ export async function startImpair(options: ImpairOptions): Promise<{ stats(): Im
     rx.once('error', reject)
     rx.bind(from.port, from.host, () => {
       rx.off('error', reject)
+      const warning = setUdpReceiveBuffer(rx, from, options.from)
+      if (warning !== undefined) log.warn(`--from: ${warning}`, { code: 'ERR_UDP_BUFFER' })
       try {
         joinUdpGroup(rx, from, options.from)
         resolve()

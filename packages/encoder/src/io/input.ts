@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createSocket, type Socket } from 'node:dgram'
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs'
 import { PassThrough, type Readable } from 'node:stream'
-import { type FrameRate, type UdpListen, acceptsSender, frameRate, joinUdpGroup, parseFrameRate, parseUdpListen, parseUrlWithPort } from '@mqa/common'
+import { type FrameRate, type UdpListen, acceptsSender, frameRate, joinUdpGroup, parseFrameRate, parseUdpListen, parseUrlWithPort, setUdpReceiveBuffer } from '@mqa/common'
 import { assertReadableInput, beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { TransportMonitor } from './transport-monitor.js'
 import { ShellError } from './errors.js'
@@ -137,6 +137,8 @@ export interface OpenInputOptions {
   readonly checked?: Promise<void> | undefined
   /** Told when a live source's connection ends or cannot be made (SRT), and that it is retried. */
   readonly onSourceEvent?: ((event: SourceEvent) => void) | undefined
+  /** Told what the encoder should warn about a live input it still reads (a UDP receive buffer smaller than asked). */
+  readonly onWarning?: ((message: string) => void) | undefined
 }
 
 /** A live source's connection ended (or did not come up) and is being made again. */
@@ -209,7 +211,7 @@ export async function openInput(spec: string, options: OpenInputOptions = {}): P
     } else {
       // MPEG-TS we read ourselves first: every packet passes the transport monitor on its way in.
       transport = new TransportMonitor()
-      const source = openByteSource(kind, spec, options.maxBufferedBytes ?? 32 << 20, transport, options.onSourceEvent)
+      const source = openByteSource(kind, spec, options.maxBufferedBytes ?? 32 << 20, transport, options)
       const stream = source.stream
       let closed: Promise<void> | undefined
       const close = () => (closed ??= source.close()) // once: a UDP socket closed twice throws
@@ -324,7 +326,7 @@ function rateOf(stream: Beamcoder.Stream): FrameRate | undefined {
  * A byte stream of MPEG-TS from UDP, SRT, stdin or a file, passed through the transport monitor.
  * UDP and SRT cannot be paused: past `maxBufferedBytes` waiting, bytes are dropped and counted.
  */
-function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor, onEvent?: (event: SourceEvent) => void): { stream: PassThrough; close: () => Promise<void> } {
+function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor, tell: Pick<OpenInputOptions, 'onSourceEvent' | 'onWarning'>): { stream: PassThrough; close: () => Promise<void> } {
   const out = new PassThrough({ highWaterMark: 1 << 20 })
   // A source that cannot be paused: bytes past the bound are dropped and counted, not queued.
   const deliver = (chunk: Buffer) => {
@@ -335,7 +337,7 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
     monitor.push(chunk)
     out.write(chunk)
   }
-  if (kind === InputKind.SRT) return srtByteSource(spec, out, deliver, monitor, onEvent)
+  if (kind === InputKind.SRT) return srtByteSource(spec, out, deliver, monitor, tell.onSourceEvent)
   if (kind === InputKind.UDP) {
     const listen = udpListen(spec)
     const socket: Socket = createSocket({ type: listen.family, reuseAddr: true })
@@ -344,6 +346,8 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
     })
     socket.on('error', (err) => out.destroy(err))
     socket.bind(listen.port, listen.host, () => {
+      const warning = setUdpReceiveBuffer(socket, listen, spec)
+      if (warning !== undefined) tell.onWarning?.(warning)
       try {
         joinUdpGroup(socket, listen, spec)
       } catch (err) {

@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram'
 import { createReadStream } from 'node:fs'
 import { type Readable } from 'node:stream'
-import { type UdpListen, acceptsSender, joinUdpGroup, parseUdpListen } from '@mqa/common'
+import { type UdpListen, acceptsSender, joinUdpGroup, parseUdpListen, setUdpReceiveBuffer } from '@mqa/common'
 
 /**
  * MPEG-TS bytes from `udp://host:port`, a file, or stdin (`-`), handed over in whole 188-byte
@@ -25,8 +25,15 @@ export class IngestError extends Error {
   readonly code = 'ERR_INGEST'
 }
 
-export function openIngest(spec: string, options: { maxQueuedBytes?: number } = {}): IngestSource {
-  if (spec.startsWith('udp://')) return udpSource(spec, options.maxQueuedBytes ?? 64 << 20)
+export interface IngestOptions {
+  /** Bound on UDP bytes waiting for the packager (64 MB). */
+  readonly maxQueuedBytes?: number
+  /** Told what to warn about an input still read: a UDP receive buffer smaller than asked. */
+  readonly onWarning?: (message: string) => void
+}
+
+export function openIngest(spec: string, options: IngestOptions = {}): IngestSource {
+  if (spec.startsWith('udp://')) return udpSource(spec, options.maxQueuedBytes ?? 64 << 20, options.onWarning)
   if (spec === '-') return streamSource('stdin', process.stdin)
   return streamSource('file', createReadStream(spec, { highWaterMark: 188 * 348 }))
 }
@@ -55,7 +62,7 @@ function streamSource(kind: 'file' | 'stdin', stream: Readable): IngestSource {
   }
 }
 
-function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
+function udpSource(spec: string, maxQueuedBytes: number, onWarning?: (message: string) => void): IngestSource {
   let listen: UdpListen
   try {
     listen = parseUdpListen(spec)
@@ -84,6 +91,8 @@ function udpSource(spec: string, maxQueuedBytes: number): IngestSource {
     socket.once('error', reject)
     socket.bind(listen.port, listen.host, () => {
       socket.off('error', reject)
+      const warning = setUdpReceiveBuffer(socket, listen, spec)
+      if (warning !== undefined) onWarning?.(warning)
       try {
         joinUdpGroup(socket, listen, spec)
         resolve()
