@@ -26,6 +26,8 @@ export interface UdpListen {
   readonly sources: readonly string[]
   /** The socket's receive buffer to ask for, bytes (`?buffer_size=`, FFmpeg's name; else UDP_RECEIVE_BUFFER_BYTES). */
   readonly receiveBufferBytes: number
+  /** Whether the URL asked for it (`?buffer_size=`), rather than the default. */
+  readonly receiveBufferFromUrl: boolean
 }
 
 /**
@@ -62,7 +64,7 @@ export function parseUdpListen(spec: string): UdpListen {
   const bufferSize = url.searchParams.get('buffer_size')
   const receiveBufferBytes = bufferSize === null ? UDP_RECEIVE_BUFFER_BYTES : /^\d{1,10}$/.test(bufferSize) ? Number(bufferSize) : NaN
   if (!(receiveBufferBytes >= 1 && receiveBufferBytes <= 0x7fffffff)) throw new MqaError(ErrorCode.URL_INVALID, `input ${JSON.stringify(spec)}: buffer_size must be a number of bytes from 1 to ${0x7fffffff}, got ${JSON.stringify(bufferSize)}`)
-  return { family, host, port: Number(url.port), group, localAddress, sources, receiveBufferBytes }
+  return { family, host, port: Number(url.port), group, localAddress, sources, receiveBufferBytes, receiveBufferFromUrl: bufferSize !== null }
 }
 
 /** The receive-buffer calls of a UDP socket (node:dgram's `Socket` has them; only once it is bound). */
@@ -71,23 +73,35 @@ export interface UdpReceiveBuffer {
   getRecvBufferSize(): number
 }
 
+/** What to log about a UDP input's receive buffer (as `ERR_UDP_BUFFER`). */
+export interface UdpBufferNotice {
+  /** `warn` when the URL asked for the size (or it could not be set at all); `info` for the default. */
+  readonly level: 'warn' | 'info'
+  readonly message: string
+}
+
 /**
- * Asks the system for `listen`'s receive buffer on a bound socket. Returns a warning, naming the
- * input and the system limit to raise, when it gave less (Linux keeps at most net.core.rmem_max,
- * 208 KB unless raised, and reports twice what it keeps): a sender's burst above it is lost before
- * it is read. Undefined when it gave what was asked.
+ * Asks the system for `listen`'s receive buffer on a bound socket. When it gave less (Linux keeps
+ * at most net.core.rmem_max, 208 KB unless raised, and reports twice what it keeps), a sender's
+ * burst above that is lost before it is read: the notice names the input, what it got and the
+ * limit to raise. A warning when `?buffer_size=` asked; for the default, information, since every
+ * stock system gives less and a feed of a few Mb/s does not need it. Undefined when it gave what
+ * was asked.
  */
-export function setUdpReceiveBuffer(socket: UdpReceiveBuffer, listen: UdpListen, spec: string): string | undefined {
+export function setUdpReceiveBuffer(socket: UdpReceiveBuffer, listen: UdpListen, spec: string): UdpBufferNotice | undefined {
   const asked = listen.receiveBufferBytes
   let got: number
   try {
     socket.setRecvBufferSize(asked)
     got = socket.getRecvBufferSize()
   } catch (err) {
-    return `cannot set the receive buffer of input ${JSON.stringify(spec)} to ${asked} bytes: ${(err as Error).message}; bursts above the system's default are lost`
+    return { level: 'warn', message: `cannot set the receive buffer of input ${JSON.stringify(spec)} to ${asked} bytes: ${(err as Error).message}; bursts above the system's default are lost` }
   }
   if (got >= asked) return undefined
-  return `the receive buffer of input ${JSON.stringify(spec)} is ${got} bytes, not the ${asked} asked: a burst larger than that is lost before it is read; raise the system's limit (sysctl -w net.core.rmem_max=${asked}) or ask less with ?buffer_size=`
+  return {
+    level: listen.receiveBufferFromUrl ? 'warn' : 'info',
+    message: `the receive buffer of input ${JSON.stringify(spec)} is ${got} bytes, not the ${asked} asked: a burst larger than that is lost before it is read; raise the system's limit (sysctl -w net.core.rmem_max=${asked}) or ask less with ?buffer_size=`,
+  }
 }
 
 /**

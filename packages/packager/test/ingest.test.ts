@@ -80,11 +80,11 @@ describe('UDP ingest', () => {
     const asked = Math.min(0x7fffffff, rmemMax * 4)
     const warnings: string[] = []
     const spec = `udp://127.0.0.1:${port}?buffer_size=${asked}`
-    const ingest = openIngest(spec, { onWarning: (m) => void warnings.push(m) })
+    const ingest = openIngest(spec, { onBufferNotice: (n) => void warnings.push(`${n.level}: ${n.message}`) })
     void ingest.chunks()[Symbol.asyncIterator]().next() // binds
     await new Promise((r) => setTimeout(r, 200))
     await ingest.close()
-    expect(warnings).toEqual([expect.stringContaining(`the receive buffer of input ${JSON.stringify(spec)} is ${2 * rmemMax} bytes, not the ${asked} asked`)])
+    expect(warnings).toEqual([expect.stringContaining(`warn: the receive buffer of input ${JSON.stringify(spec)} is ${2 * rmemMax} bytes, not the ${asked} asked`)])
     expect(() => openIngest(`udp://127.0.0.1:${port}?buffer_size=lots`)).toThrow(expect.objectContaining({ code: 'ERR_INGEST', message: expect.stringContaining('buffer_size must be a number of bytes') }))
   })
 

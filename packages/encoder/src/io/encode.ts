@@ -222,7 +222,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         const r = sourceLog.record('ERR_SRT_CONNECTION')
         if (r) log.warn('SRT connection ended or could not be made: waiting for the next', { reason: e.reason, total: r.total })
       },
-      onWarning: (message) => log.warn(message, { code: 'ERR_UDP_BUFFER' }),
+      onBufferNotice: (n) => log[n.level](n.message, { code: 'ERR_UDP_BUFFER' }),
       onRateOverride: (stated, given) =>
         log.warn('--fps differs from the rate the input states: frames are timed at --fps, not converted', { stated: `${stated.num}/${stated.den}`, fps: `${given.num}/${given.den}` }),
     })

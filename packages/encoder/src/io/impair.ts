@@ -60,8 +60,8 @@ export async function startImpair(options: ImpairOptions): Promise<{ stats(): Im
     rx.once('error', reject)
     rx.bind(from.port, from.host, () => {
       rx.off('error', reject)
-      const warning = setUdpReceiveBuffer(rx, from, options.from)
-      if (warning !== undefined) log.warn(`--from: ${warning}`, { code: 'ERR_UDP_BUFFER' })
+      const notice = setUdpReceiveBuffer(rx, from, options.from)
+      if (notice !== undefined) log[notice.level](`--from: ${notice.message}`, { code: 'ERR_UDP_BUFFER' })
       try {
         joinUdpGroup(rx, from, options.from)
         resolve()

@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createSocket, type Socket } from 'node:dgram'
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs'
 import { PassThrough, type Readable } from 'node:stream'
-import { type FrameRate, type UdpListen, acceptsSender, frameRate, joinUdpGroup, parseFrameRate, parseUdpListen, parseUrlWithPort, setUdpReceiveBuffer } from '@mqa/common'
+import { type FrameRate, type UdpBufferNotice, type UdpListen, acceptsSender, frameRate, joinUdpGroup, parseFrameRate, parseUdpListen, parseUrlWithPort, setUdpReceiveBuffer } from '@mqa/common'
 import { assertReadableInput, beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { TransportMonitor } from './transport-monitor.js'
 import { ShellError } from './errors.js'
@@ -137,8 +137,8 @@ export interface OpenInputOptions {
   readonly checked?: Promise<void> | undefined
   /** Told when a live source's connection ends or cannot be made (SRT), and that it is retried. */
   readonly onSourceEvent?: ((event: SourceEvent) => void) | undefined
-  /** Told what the encoder should warn about a live input it still reads (a UDP receive buffer smaller than asked). */
-  readonly onWarning?: ((message: string) => void) | undefined
+  /** Told of a UDP input's receive buffer smaller than asked (the input is still read). */
+  readonly onBufferNotice?: ((notice: UdpBufferNotice) => void) | undefined
 }
 
 /** A live source's connection ended (or did not come up) and is being made again. */
@@ -326,7 +326,7 @@ function rateOf(stream: Beamcoder.Stream): FrameRate | undefined {
  * A byte stream of MPEG-TS from UDP, SRT, stdin or a file, passed through the transport monitor.
  * UDP and SRT cannot be paused: past `maxBufferedBytes` waiting, bytes are dropped and counted.
  */
-function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor, tell: Pick<OpenInputOptions, 'onSourceEvent' | 'onWarning'>): { stream: PassThrough; close: () => Promise<void> } {
+function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number, monitor: TransportMonitor, tell: Pick<OpenInputOptions, 'onSourceEvent' | 'onBufferNotice'>): { stream: PassThrough; close: () => Promise<void> } {
   const out = new PassThrough({ highWaterMark: 1 << 20 })
   // A source that cannot be paused: bytes past the bound are dropped and counted, not queued.
   const deliver = (chunk: Buffer) => {
@@ -346,8 +346,8 @@ function openByteSource(kind: InputKind, spec: string, maxBufferedBytes: number,
     })
     socket.on('error', (err) => out.destroy(err))
     socket.bind(listen.port, listen.host, () => {
-      const warning = setUdpReceiveBuffer(socket, listen, spec)
-      if (warning !== undefined) tell.onWarning?.(warning)
+      const notice = setUdpReceiveBuffer(socket, listen, spec)
+      if (notice !== undefined) tell.onBufferNotice?.(notice)
       try {
         joinUdpGroup(socket, listen, spec)
       } catch (err) {

@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram'
 import { createReadStream } from 'node:fs'
 import { type Readable } from 'node:stream'
-import { type UdpListen, acceptsSender, joinUdpGroup, parseUdpListen, setUdpReceiveBuffer } from '@mqa/common'
+import { type UdpBufferNotice, type UdpListen, acceptsSender, joinUdpGroup, parseUdpListen, setUdpReceiveBuffer } from '@mqa/common'
 
 /**
  * MPEG-TS bytes from `udp://host:port`, a file, or stdin (`-`), handed over in whole 188-byte
@@ -28,12 +28,12 @@ export class IngestError extends Error {
 export interface IngestOptions {
   /** Bound on UDP bytes waiting for the packager (64 MB). */
   readonly maxQueuedBytes?: number
-  /** Told what to warn about an input still read: a UDP receive buffer smaller than asked. */
-  readonly onWarning?: (message: string) => void
+  /** Told of a UDP input's receive buffer smaller than asked (the input is still read). */
+  readonly onBufferNotice?: (notice: UdpBufferNotice) => void
 }
 
 export function openIngest(spec: string, options: IngestOptions = {}): IngestSource {
-  if (spec.startsWith('udp://')) return udpSource(spec, options.maxQueuedBytes ?? 64 << 20, options.onWarning)
+  if (spec.startsWith('udp://')) return udpSource(spec, options.maxQueuedBytes ?? 64 << 20, options.onBufferNotice)
   if (spec === '-') return streamSource('stdin', process.stdin)
   return streamSource('file', createReadStream(spec, { highWaterMark: 188 * 348 }))
 }
@@ -62,7 +62,7 @@ function streamSource(kind: 'file' | 'stdin', stream: Readable): IngestSource {
   }
 }
 
-function udpSource(spec: string, maxQueuedBytes: number, onWarning?: (message: string) => void): IngestSource {
+function udpSource(spec: string, maxQueuedBytes: number, onBufferNotice?: (notice: UdpBufferNotice) => void): IngestSource {
   let listen: UdpListen
   try {
     listen = parseUdpListen(spec)
@@ -91,8 +91,8 @@ function udpSource(spec: string, maxQueuedBytes: number, onWarning?: (message: s
     socket.once('error', reject)
     socket.bind(listen.port, listen.host, () => {
       socket.off('error', reject)
-      const warning = setUdpReceiveBuffer(socket, listen, spec)
-      if (warning !== undefined) onWarning?.(warning)
+      const notice = setUdpReceiveBuffer(socket, listen, spec)
+      if (notice !== undefined) onBufferNotice?.(notice)
       try {
         joinUdpGroup(socket, listen, spec)
         resolve()

@@ -156,7 +156,7 @@ export async function startPackager(o: PackageOptions): Promise<PackagerHandle> 
     log.info('segment published', { sn: s.number, frames: s.frames, durationMs: s.durationMs, mqa: s.quality.video?.score, min: s.quality.video?.min, errors: s.quality.errors, discontinuity: s.discontinuity })
   }
 
-  const ingest = openIngest(o.input, { maxQueuedBytes: o.maxQueuedBytes, onWarning: (message) => log.warn(message, { code: 'ERR_UDP_BUFFER' }) })
+  const ingest = openIngest(o.input, { maxQueuedBytes: o.maxQueuedBytes, onBufferNotice: (n) => log[n.level](n.message, { code: 'ERR_UDP_BUFFER' }) })
   let reportedDrops = 0
   /** Ingest errors as they happen, logged once per window by code (a live input never ends). */
   function reportIngestErrors(): void {
