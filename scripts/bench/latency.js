@@ -188,12 +188,15 @@ function framesOf(ts) {
   const frames = []
   /** @type {Buffer[]} */
   let current = []
+  let currentHasPes = false
   for (let off = 0; off + 188 <= ts.length; off += 188) {
     const packet = ts.subarray(off, off + 188)
-    if (videoPesStarts(packet).length > 0 && frames.length + current.length > 0 && current.some((p) => videoPesStarts(p).length > 0)) {
+    const startsPes = videoPesStarts(packet).length > 0
+    if (startsPes && currentHasPes) {
       frames.push(current)
       current = []
     }
+    currentHasPes ||= startsPes
     current.push(packet)
   }
   if (current.length) frames.push(current)
