@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { positiveInt, readBenchFlags } from '../lib/bench-flags.js'
 import { resolveFfmpeg } from '../lib/ffmpeg-bin.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -38,13 +38,8 @@ const FLAGS = /** @type {const} */ ({
   help: { type: 'boolean', default: false, description: 'print this help' },
 })
 
-const { values: flags } = parseArgs({ options: FLAGS, strict: true })
-if (flags.help) {
-  console.log('usage: node scripts/bench/latency.js [flags]\n')
-  for (const [name, f] of Object.entries(FLAGS)) console.log(`  --${name.padEnd(12)} ${f.description}${f.type === 'string' ? ` (default ${f.default})` : ''}`)
-} else {
-  await main()
-}
+const flags = readBenchFlags('latency.js', FLAGS)
+if (flags) await main()
 
 async function main() {
   if (!existsSync(CLI)) throw new Error('packages/cli/dist/main.js is missing: build first with `pnpm -s build`')
@@ -250,9 +245,3 @@ function sleep(t) {
   return new Promise((resolve) => setTimeout(resolve, t))
 }
 
-/** @param {string} name @param {string} v */
-function positiveInt(name, v) {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`)
-  return n
-}

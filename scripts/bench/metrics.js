@@ -24,7 +24,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { positiveInt, readBenchFlags } from '../lib/bench-flags.js'
 import { resolveFfmpeg } from '../lib/ffmpeg-bin.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -48,13 +48,8 @@ const FLAGS = /** @type {const} */ ({
   help: { type: 'boolean', default: false, description: 'print this help' },
 })
 
-const { values: flags } = parseArgs({ options: FLAGS, strict: true })
-if (flags.help) {
-  console.log('usage: node scripts/bench/metrics.js [flags]\n')
-  for (const [name, f] of Object.entries(FLAGS)) console.log(`  --${name.padEnd(12)} ${f.description}${f.type === 'string' ? ` (default ${f.default})` : ''}`)
-} else {
-  await main()
-}
+const flags = readBenchFlags('metrics.js', FLAGS)
+if (flags) await main()
 
 async function main() {
   const reps = flags.quick ? 2 : positiveInt('reps', flags.reps)
@@ -82,12 +77,6 @@ async function main() {
   if (!pass && flags.check) process.exitCode = 1
 }
 
-/** @param {string} name @param {string} value */
-function positiveInt(name, value) {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(value)}`)
-  return n
-}
 
 /** The built kernels; a clear message when they have not been built yet. */
 async function loadMetrics() {

@@ -16,7 +16,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { parseArgs, promisify } from 'node:util'
+import { promisify } from 'node:util'
+import { positiveInt, readBenchFlags } from '../lib/bench-flags.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const COMMON_DIST = path.join(REPO_ROOT, 'packages/common/dist/index.js')
@@ -41,17 +42,11 @@ const FLAGS = /** @type {const} */ ({
   help: { type: 'boolean', default: false, description: 'print this help' },
 })
 
-const { values: flags } = parseArgs({ options: FLAGS, strict: true })
-if (flags.help) {
-  console.log('usage: node scripts/bench/nal-extract.js [flags]\n')
-  for (const [name, f] of Object.entries(FLAGS)) console.log(`  --${name.padEnd(12)} ${f.description}${f.type === 'string' ? ` (default ${f.default})` : ''}`)
-} else {
-  await main()
-}
+const flags = readBenchFlags('nal-extract.js', FLAGS)
+if (flags) await main()
 
 async function main() {
-  const reps = Number(flags.reps)
-  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${JSON.stringify(flags.reps)}`)
+  const reps = positiveInt('reps', flags.reps)
   const common = await loadCommon()
   const seconds = flags.quick ? 10 : 60
   const file = await prepareInput(common, seconds, flags.regenerate)

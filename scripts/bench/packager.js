@@ -27,7 +27,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { positiveInt, readBenchFlags } from '../lib/bench-flags.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const REPO_ROOT = path.resolve(path.dirname(SELF), '../..')
@@ -69,17 +69,9 @@ const FLAGS = /** @type {const} */ ({
   child: { type: 'string', default: '', description: 'internal: run as the packager child process', hidden: true },
 })
 
-const { values: flags } = parseArgs({ options: FLAGS, strict: true })
-if (flags.help) {
-  console.log('usage: node scripts/bench/packager.js [flags]\n')
-  for (const [name, f] of Object.entries(FLAGS)) {
-    if (!('hidden' in f)) console.log(`  --${name.padEnd(12)} ${f.description}${f.type === 'string' ? ` (default ${f.default})` : ''}`)
-  }
-} else if (flags.child) {
-  await child(JSON.parse(flags.child))
-} else {
-  await main()
-}
+const flags = readBenchFlags('packager.js', FLAGS)
+if (flags?.child) await child(JSON.parse(flags.child))
+else if (flags) await main()
 
 async function main() {
   const quick = flags.quick
@@ -904,12 +896,6 @@ function sleep(t) {
   return new Promise((resolve) => setTimeout(resolve, t))
 }
 
-/** @param {string} name @param {string} value */
-function positiveInt(name, value) {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(value)}`)
-  return n
-}
 
 /** @param {number[]} xs */
 function median(xs) {
