@@ -1,6 +1,7 @@
 /**
  * When the impairment relay drops a datagram: with probability `loss` while the schedule is
- * active, from `afterMs` for `forMs` (forever when absent). A seeded generator makes a run
+ * active, from `afterMs` for `forMs` (forever when absent). A schedule with `loss` 0 is never
+ * active: it drops nothing, so the relay says no "impairment on". A seeded generator makes a run
  * repeatable. Pure.
  */
 export interface ImpairSchedule {
@@ -10,6 +11,7 @@ export interface ImpairSchedule {
 }
 
 export function isImpairActive(s: ImpairSchedule, elapsedMs: number): boolean {
+  if (s.loss === 0) return false
   const after = s.afterMs ?? 0
   if (elapsedMs < after) return false
   return s.forMs === undefined || elapsedMs < after + s.forMs
