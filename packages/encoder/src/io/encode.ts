@@ -869,9 +869,13 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     while (audioHeld.length > 0) {
       const p = audioHeld.shift()!
       const pts = Math.round((p.ptsIn * 90000) / audioTimescale) + offset90k
-      if (pts < 0 || pts <= lastAudioDts) continue // before the shared clock's start, or out of order
+      const duration = Math.round((p.durationIn * 90000) / audioTimescale)
+      // Before the shared clock's start, or out of order. The one packet just before the start stays:
+      // AAC (and AC-3) frames overlap, so the first frame at or after 0 decodes right only after its
+      // predecessor; an encoded AAC stream's predecessor is its priming frame, at minus one frame.
+      if (pts < -duration || pts <= lastAudioDts) continue
       lastAudioDts = pts
-      audioQueue.push({ data: p.data, size: p.data.length, pts, dts: pts, duration: Math.round((p.durationIn * 90000) / audioTimescale), stream_index: audioStreamIndex, flags: { KEY: true } })
+      audioQueue.push({ data: p.data, size: p.data.length, pts, dts: pts, duration, stream_index: audioStreamIndex, flags: { KEY: true } })
       if (audioQueue.length > 3000) audioQueue.shift() // bounded: video stalled for a minute
     }
   }
