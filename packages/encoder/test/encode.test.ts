@@ -3,10 +3,11 @@ import { createSocket } from 'node:dgram'
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { type Logger, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, timecodeToFrameIndex } from '@mqa/common'
+import { type Logger, MQA_SEI_UUID, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
+import { stampAccessUnit } from '../src/stamp.js'
 import { ffmpeg, ffmpegDecodeErrors, ffmpegScores, ffprobe, fixture, probeFrames, withTimecodeSei, workDir } from './helpers.js'
 
 function readReport(file: string): ReportFrame[] {
@@ -337,6 +338,47 @@ describe('audio', () => {
     const summary = await encode({ ...base, input: aacMp4, output: join(dir, 'again.ts'), audio: AudioMode.AAC, maxFrames: 25 })
     expect(summary.audio).toBe('aac')
     await expect(encode({ ...base, input: pcmMkv, output: join(dir, 'no.ts'), audio: AudioMode.COPY })).rejects.toMatchObject({ code: EncodeErrorCode.AUDIO_COPY, message: expect.stringMatching(/^the input audio is pcm_s16le, which cannot be copied/) })
+  })
+})
+
+describe('an input whose SEI cannot be read (damaged upstream)', () => {
+  const dir = workDir('bad-sei')
+  it('frames whose tc SEI is damaged are timed on from the last timecode; each is counted, each kind logged once per window, and the encode goes on', async () => {
+    const fr = frameRate(25)
+    const start = timecodeToFrameIndex('10:00:00:00', fr)
+    const want = Array.from({ length: 50 }, (_, i) => start + i)
+    const plain = join(dir, 'plain.h264')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', '50', '-c:v', 'libx264', '-preset', 'ultrafast', '-x264-params', 'bframes=0:keyint=25', '-f', 'h264', plain])
+    // Our SEI with tc in every access unit, as `mqa source` writes it; then damage: frames 10-14
+    // get a payload that is not printable ASCII (ERR_PAYLOAD_SYNTAX), frame 30 an SEI whose
+    // payload size runs past its NAL (ERR_SEI_TRUNCATED).
+    const aus = groupAccessUnits(VideoCodec.H264, splitAnnexB(new Uint8Array(readFileSync(plain)), VideoCodec.H264))
+    expect(aus).toHaveLength(50)
+    const stamped = aus.map((au, i) => Buffer.from(stampAccessUnit(VideoCodec.H264, joinAnnexB(au.map((n) => n.data)), [{ timecode: formatTimecode(frameIndexToTimecode(want[i]!, fr)) }])))
+    for (const i of [10, 11, 12, 13, 14]) {
+      const at = stamped[i]!.indexOf('v=1,tc="')
+      expect(at).toBeGreaterThan(0)
+      stamped[i]![at + 2] = 0x7f
+    }
+    const uuidAt = stamped[30]!.indexOf(Buffer.from(MQA_SEI_UUID))
+    expect(stamped[30]![uuidAt - 1]).toBeLessThan(0xff) // the payload size, in one byte
+    stamped[30]![uuidAt - 1] = 0xfe
+    const tagged = join(dir, 'tagged.h264')
+    writeFileSync(tagged, Buffer.concat(stamped))
+    const input = join(dir, 'tagged.mp4')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'h264', '-r', '25', '-i', tagged, '-c', 'copy', input])
+    const warns: { msg: string; fields: Record<string, unknown> }[] = []
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: (msg, fields = {}) => void warns.push({ msg, fields }), error: () => {}, child: () => logger }
+    const reportFile = join(dir, 'report.json')
+    const summary = await encode({ input, output: join(dir, 'out.ts'), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: reportFile, logger })
+    expect(summary).toMatchObject({ frames: 50, measured: 50, inputSeiErrors: 6, inputErrors: 0, decodeErrors: 0 })
+    expect(readReport(reportFile).map((f) => f.frameIndex)).toEqual(want)
+    const seiWarns = warns.filter((w) => w.msg.startsWith("an input access unit's SEI could not be read"))
+    expect(seiWarns.map((w) => [w.fields.code, w.fields.total])).toEqual([
+      ['ERR_PAYLOAD_SYNTAX', 1],
+      ['ERR_SEI_TRUNCATED', 6],
+    ])
+    expect(seiWarns[1]!.fields.error).toMatch(/^SEI message type 5 says 254 payload bytes but \d+ are left/)
   })
 })
 

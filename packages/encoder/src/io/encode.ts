@@ -143,6 +143,12 @@ export interface EncodeSummary {
    * upstream. Frames carry the new timecode; the output's timestamps count on.
    */
   readonly timecodeRestarts: number
+  /**
+   * With `--timecode input`, input access units that gave no timecode because their SEI or MQA
+   * payload could not be read (a truncated SEI, a payload that is not a valid record): the frame
+   * is timed by the next clock source. Counted, and logged once per window with the reason.
+   */
+  readonly inputSeiErrors: number
   /** Packets a UDP output could not send (counted, logged once per window; the encode goes on). */
   readonly outputErrors: number
   readonly wallMs: number
@@ -278,6 +284,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   /** F of the last frame kept: the segment grid's side of the clock. */
   let lastFrameIndex: number | undefined
   let timecodeRestarts = 0
+  let inputSeiErrors = 0
   let written = 0
   let measured = 0
   let overload = 0
@@ -748,7 +755,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       }
       if (packet.stream_index !== input.videoIndex) continue
       videoPackets++
-      noteTimecode(packet)
+      // Our SEI `tc` in the input sets F only with --timecode input (FrameClock); else it is not read.
+      if (options.timecode === TimecodeMode.INPUT) noteTimecode(packet)
       let decoded: Beamcoder.Frame[] = []
       try {
         decoded = (await decoder.decode(packet)).frames
@@ -829,6 +837,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     decodeErrors,
     droppedInputFrames,
     timecodeRestarts,
+    inputSeiErrors,
     outputErrors: output?.sendErrors ?? 0,
     wallMs,
     mediaSeconds: (written * rate.den) / rate.num,
@@ -980,6 +989,14 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     if (typeof packet.pts !== 'number') return
     const data = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
     const inCodec = input.demuxer.streams[input.videoIndex]!.codecpar.name === 'hevc' ? VideoCodec.H265 : VideoCodec.H264
+    // An unreadable input SEI only means no timecode for this frame: the clock falls back. Said,
+    // as a contribution link that damages SEI is worth knowing about.
+    const unreadable = (err: unknown) => {
+      inputSeiErrors++
+      const code = (err as { code?: unknown }).code
+      const r = errorLog.record(typeof code === 'string' ? code : 'ERR_INPUT_SEI')
+      if (r) log.warn("an input access unit's SEI could not be read: its timecode is not used", { code, error: (err as Error).message, pts: packet.pts, total: inputSeiErrors })
+    }
     try {
       const annexB = data.length > 4 && data[0] === 0 && data[1] === 0 && (data[2] === 1 || (data[2] === 0 && data[3] === 1))
       const nals = annexB ? splitAnnexB(data, inCodec) : splitLengthPrefixed(data, inCodec)
@@ -987,9 +1004,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         const found = readMqaRecords(inCodec, au)
         const tc = found.records.find((r) => r.timecode !== undefined)?.timecode
         if (tc) tcByPts.set(packet.pts, tc)
+        else if (found.errors.length > 0) unreadable(found.errors[0])
       }
-    } catch {
-      // An unreadable input SEI only means no timecode for this frame: the clock falls back.
+    } catch (err) {
+      unreadable(err)
     }
     if (tcByPts.size > 1000) tcByPts.delete(tcByPts.keys().next().value as number)
   }
@@ -1028,7 +1046,7 @@ export function frameSmpteTimecode(frame: Beamcoder.Frame, rate: FrameRate): Tim
 
 /** The summary of an encode stopped before its input sent anything. */
 function stoppedBeforeInput(wallMs: number): EncodeSummary {
-  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, metricsErrors: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, timecodeRestarts: 0, outputErrors: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
+  return { frames: 0, measured: 0, unmeasured: 0, overload: 0, late: 0, metricsErrors: 0, inputErrors: 0, decodeErrors: 0, droppedInputFrames: 0, timecodeRestarts: 0, inputSeiErrors: 0, outputErrors: 0, wallMs, mediaSeconds: 0, audioPackets: 0, audio: 'none', mean: {} }
 }
 
 interface AacState {
