@@ -380,6 +380,14 @@ describe('an input whose SEI cannot be read (damaged upstream)', () => {
     ])
     expect(seiWarns[1]!.fields.error).toMatch(/^SEI message type 5 says 254 payload bytes but \d+ are left/)
   })
+
+  it('an input that is not H.264 or H.265 (raw video from lavfi) is not read for SEI: no errors counted, no warning', async () => {
+    const warns: string[] = []
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: (msg) => void warns.push(msg), error: () => {}, child: () => logger }
+    const summary = await encode({ input: 'lavfi:testsrc2=size=160x90:rate=25', output: join(dir, 'lavfi.ts'), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, maxFrames: 10, logger })
+    expect(summary).toMatchObject({ frames: 10, inputSeiErrors: 0 })
+    expect(warns).toEqual([])
+  })
 })
 
 describe('SMPTE timecode of the input', () => {

@@ -249,6 +249,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   const rate = input.rate
+  const inputCodecName = input.demuxer.streams[input.videoIndex]!.codecpar.name
+  /** The input's video codec where it can carry our SEI (its `tc`); other codecs are not read for it. */
+  const inputVideoCodec = inputCodecName === 'h264' ? VideoCodec.H264 : inputCodecName === 'hevc' ? VideoCodec.H265 : undefined
   const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
   const smpteStart = smpteStartOf(input)
   if (smpteStart && options.timecode === 'input') log.info('input has a SMPTE start timecode: frames count on from it', { timecode: smpteStart.timecode })
@@ -988,7 +991,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   function noteTimecode(packet: Beamcoder.Packet): void {
     if (typeof packet.pts !== 'number') return
     const data = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
-    const inCodec = input.demuxer.streams[input.videoIndex]!.codecpar.name === 'hevc' ? VideoCodec.H265 : VideoCodec.H264
+    const inCodec = inputVideoCodec
+    if (inCodec === undefined) return // not H.264 or H.265 (raw video from lavfi, MPEG-2, ...): no SEI of ours
     // An unreadable input SEI only means no timecode for this frame: the clock falls back. Said,
     // as a contribution link that damages SEI is worth knowing about.
     const unreadable = (err: unknown) => {
