@@ -343,12 +343,12 @@ describe('audio', () => {
 
 describe('an input whose SEI cannot be read (damaged upstream)', () => {
   const dir = workDir('bad-sei')
+  const plain = join(dir, 'plain.h264')
+  execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', '50', '-c:v', 'libx264', '-preset', 'ultrafast', '-x264-params', 'bframes=0:keyint=25', '-f', 'h264', plain])
   it('frames whose tc SEI is damaged are timed on from the last timecode; each is counted, each kind logged once per window, and the encode goes on', async () => {
     const fr = frameRate(25)
     const start = timecodeToFrameIndex('10:00:00:00', fr)
     const want = Array.from({ length: 50 }, (_, i) => start + i)
-    const plain = join(dir, 'plain.h264')
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', '50', '-c:v', 'libx264', '-preset', 'ultrafast', '-x264-params', 'bframes=0:keyint=25', '-f', 'h264', plain])
     // Our SEI with tc in every access unit, as `mqa source` writes it; then damage: frames 10-14
     // get a payload that is not printable ASCII (ERR_PAYLOAD_SYNTAX), frame 30 an SEI whose
     // payload size runs past its NAL (ERR_SEI_TRUNCATED).
@@ -379,6 +379,24 @@ describe('an input whose SEI cannot be read (damaged upstream)', () => {
       ['ERR_SEI_TRUNCATED', 6],
     ])
     expect(seiWarns[1]!.fields.error).toMatch(/^SEI message type 5 says 254 payload bytes but \d+ are left/)
+  })
+
+  it("a broken SEI in a stream that never carried our tc (another encoder's) is not reported", async () => {
+    // x264's own user-data SEI (its settings) in the first access unit, with its size byte broken.
+    // Its payload size is over 510 bytes (0xFF 0xFF, then the rest), then the 16-byte UUID.
+    const bytes = readFileSync(plain)
+    const at = bytes.indexOf('x264 - core')
+    expect([bytes[at - 19], bytes[at - 18]]).toEqual([0xff, 0xff])
+    bytes[at - 17] = 0xfe // 764 bytes: past the end of its NAL
+    const foreign = join(dir, 'foreign.h264')
+    writeFileSync(foreign, bytes)
+    const input = join(dir, 'foreign.mp4')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'h264', '-r', '25', '-i', foreign, '-c', 'copy', input])
+    const warns: string[] = []
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: (msg) => void warns.push(msg), error: () => {}, child: () => logger }
+    const summary = await encode({ input, output: join(dir, 'foreign.ts'), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, logger })
+    expect(summary).toMatchObject({ frames: 50, inputSeiErrors: 0 })
+    expect(warns).toEqual([])
   })
 
   it('an input that is not H.264 or H.265 (raw video from lavfi) is not read for SEI: no errors counted, no warning', async () => {

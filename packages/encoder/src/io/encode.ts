@@ -146,7 +146,8 @@ export interface EncodeSummary {
   /**
    * With `--timecode input`, input access units that gave no timecode because their SEI or MQA
    * payload could not be read (a truncated SEI, a payload that is not a valid record): the frame
-   * is timed by the next clock source. Counted, and logged once per window with the reason.
+   * is timed by the next clock source. Counted, and logged once per window with the reason: a
+   * broken MQA payload always, a broken SEI once the input has carried our `tc`.
    */
   readonly inputSeiErrors: number
   /** Packets a UDP output could not send (counted, logged once per window; the encode goes on). */
@@ -288,6 +289,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let lastFrameIndex: number | undefined
   let timecodeRestarts = 0
   let inputSeiErrors = 0
+  /** The input has carried our SEI `tc`: from then on a broken SEI in it is reported. */
+  let inputTcSeen = false
   let written = 0
   let measured = 0
   let overload = 0
@@ -993,27 +996,36 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     const data = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
     const inCodec = inputVideoCodec
     if (inCodec === undefined) return // not H.264 or H.265 (raw video from lavfi, MPEG-2, ...): no SEI of ours
-    // An unreadable input SEI only means no timecode for this frame: the clock falls back. Said,
-    // as a contribution link that damages SEI is worth knowing about.
-    const unreadable = (err: unknown) => {
-      inputSeiErrors++
-      const code = (err as { code?: unknown }).code
-      const r = errorLog.record(typeof code === 'string' ? code : 'ERR_INPUT_SEI')
-      if (r) log.warn("an input access unit's SEI could not be read: its timecode is not used", { code, error: (err as Error).message, pts: packet.pts, total: inputSeiErrors })
-    }
     try {
       const annexB = data.length > 4 && data[0] === 0 && data[1] === 0 && (data[2] === 1 || (data[2] === 0 && data[3] === 1))
       const nals = annexB ? splitAnnexB(data, inCodec) : splitLengthPrefixed(data, inCodec)
       for (const au of groupAccessUnits(inCodec, nals)) {
         const found = readMqaRecords(inCodec, au)
         const tc = found.records.find((r) => r.timecode !== undefined)?.timecode
-        if (tc) tcByPts.set(packet.pts, tc)
-        else if (found.errors.length > 0) unreadable(found.errors[0])
+        if (tc) {
+          tcByPts.set(packet.pts, tc)
+          inputTcSeen = true
+        } else if (found.errors.length > 0) inputSeiUnreadable(found.errors[0], packet.pts)
       }
     } catch (err) {
-      unreadable(err)
+      inputSeiUnreadable(err, packet.pts)
     }
     if (tcByPts.size > 1000) tcByPts.delete(tcByPts.keys().next().value as number)
+  }
+
+  /**
+   * An unreadable input SEI only means no timecode for its frame (the clock falls back), but a
+   * contribution link that damages SEI is worth knowing about: counted and said once per window.
+   * A broken SEI in a stream that has not carried our `tc` (another encoder's, whose SEI FFmpeg
+   * takes as it is) is not ours to report, unless it is our payload that is broken.
+   */
+  function inputSeiUnreadable(err: unknown, pts: number): void {
+    const code = (err as { code?: unknown }).code
+    const ours = typeof code === 'string' && code.startsWith('ERR_PAYLOAD_')
+    if (!inputTcSeen && !ours) return
+    inputSeiErrors++
+    const r = errorLog.record(typeof code === 'string' ? code : 'ERR_INPUT_SEI')
+    if (r) log.warn("an input access unit's SEI could not be read: its timecode is not used", { code, error: (err as Error).message, pts, total: inputSeiErrors })
   }
 }
 
