@@ -19,6 +19,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // A temporary folder per run (TMPDIR for the tests and what they start), removed at its end.
+    globalSetup: ['scripts/lib/test-tmp.js'],
     reporters: ['default'],
   },
 })
