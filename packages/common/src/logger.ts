@@ -18,6 +18,25 @@ export const silentLogger: Logger = {
   },
 }
 
+/** A line a `recordingLogger` kept. */
+export interface RecordedLine {
+  readonly level: 'debug' | 'info' | 'warn' | 'error'
+  readonly msg: string
+  readonly fields: Record<string, unknown>
+}
+
+/**
+ * A logger that keeps every line it is given, in order, as data: for tests of what a stage logs,
+ * and for a library user who wants the lines rather than a sink. Its children are itself (their
+ * bindings are not recorded).
+ */
+export function recordingLogger(): Logger & { readonly lines: RecordedLine[] } {
+  const lines: RecordedLine[] = []
+  const at = (level: RecordedLine['level']) => (msg: string, fields: Record<string, unknown> = {}) => void lines.push({ level, msg, fields })
+  const logger = { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (): Logger => logger }
+  return logger
+}
+
 /**
  * Counts errors by code and says when to log: the first of a code in each window, with how many
  * were swallowed since. A stage calls `record` per error and logs only when it returns a report.

@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram'
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { type Logger, MQA_SEI_UUID, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
+import { type Logger, MQA_SEI_UUID, recordingLogger, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
@@ -367,13 +367,12 @@ describe('an input whose SEI cannot be read (damaged upstream)', () => {
     writeFileSync(tagged, Buffer.concat(stamped))
     const input = join(dir, 'tagged.mp4')
     execFileSync(ffmpeg, ['-v', 'error', '-f', 'h264', '-r', '25', '-i', tagged, '-c', 'copy', input])
-    const warns: { msg: string; fields: Record<string, unknown> }[] = []
-    const logger: Logger = { debug: () => {}, info: () => {}, warn: (msg, fields = {}) => void warns.push({ msg, fields }), error: () => {}, child: () => logger }
+    const logger = recordingLogger()
     const reportFile = join(dir, 'report.json')
     const summary = await encode({ input, output: join(dir, 'out.ts'), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, report: reportFile, logger })
     expect(summary).toMatchObject({ frames: 50, measured: 50, inputSeiErrors: 6, inputErrors: 0, decodeErrors: 0 })
     expect(readReport(reportFile).map((f) => f.frameIndex)).toEqual(want)
-    const seiWarns = warns.filter((w) => w.msg.startsWith("an input access unit's SEI could not be read"))
+    const seiWarns = logger.lines.filter((l) => l.level === 'warn' && l.msg.startsWith("an input access unit's SEI could not be read"))
     expect(seiWarns.map((w) => [w.fields.code, w.fields.total])).toEqual([
       ['ERR_PAYLOAD_SYNTAX', 1],
       ['ERR_SEI_TRUNCATED', 6],
@@ -392,19 +391,17 @@ describe('an input whose SEI cannot be read (damaged upstream)', () => {
     writeFileSync(foreign, bytes)
     const input = join(dir, 'foreign.mp4')
     execFileSync(ffmpeg, ['-v', 'error', '-f', 'h264', '-r', '25', '-i', foreign, '-c', 'copy', input])
-    const warns: string[] = []
-    const logger: Logger = { debug: () => {}, info: () => {}, warn: (msg) => void warns.push(msg), error: () => {}, child: () => logger }
+    const logger = recordingLogger()
     const summary = await encode({ input, output: join(dir, 'foreign.ts'), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, logger })
     expect(summary).toMatchObject({ frames: 50, inputSeiErrors: 0 })
-    expect(warns).toEqual([])
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([])
   })
 
   it('an input that is not H.264 or H.265 (raw video from lavfi) is not read for SEI: no errors counted, no warning', async () => {
-    const warns: string[] = []
-    const logger: Logger = { debug: () => {}, info: () => {}, warn: (msg) => void warns.push(msg), error: () => {}, child: () => logger }
+    const logger = recordingLogger()
     const summary = await encode({ input: 'lavfi:testsrc2=size=160x90:rate=25', output: join(dir, 'lavfi.ts'), codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 200, gopSeconds: 1, segmentSeconds: 1, timecode: 'input', workers: 1, realtime: false, maxFrames: 10, logger })
     expect(summary).toMatchObject({ frames: 10, inputSeiErrors: 0 })
-    expect(warns).toEqual([])
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([])
   })
 })
 

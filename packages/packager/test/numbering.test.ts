@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import HLS from 'hls-parser'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, splitAnnexB } from '@mqa/common'
+import { ScoreScope, TsDemuxer, VideoCodec, readMqaRecords, recordingLogger, splitAnnexB } from '@mqa/common'
 import { encode } from '@mqa/encoder'
 import { type PackagerHandle, inspectPlaylistUrl, startPackager } from '../src/index.js'
 import { timecodeIndices } from '../../encoder/test/helpers.js'
-import { recordingLogger } from './recording-logger.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mqa-numbering-'))
 const S = 43_200 // segment numbers per day: 2 s segments at 25 fps

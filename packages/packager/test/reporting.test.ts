@@ -3,10 +3,9 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { VideoCodec } from '@mqa/common'
+import { VideoCodec, recordingLogger } from '@mqa/common'
 import { encode } from '@mqa/encoder'
 import { startPackager } from '../src/index.js'
-import { recordingLogger } from './recording-logger.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const freePort = () => 40_000 + Math.floor(Math.random() * 5000)
