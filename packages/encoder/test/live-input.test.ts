@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { type Logger, VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, startImpair, type ReportFrame } from '../src/index.js'
-import { IPV6_VETH, inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
+import { IPV4_VETH, IPV6_VETH, inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
 import { ffmpeg, ffmpegDecodeErrors, ffprobe, fixture, workDir } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -281,20 +281,39 @@ describe('a live input without a port to listen on', () => {
 
 const cli = new URL('../../cli/dist/main.js', import.meta.url).pathname
 
+/** A shell test that waits until UDP sockets are bound to all `ports` (this namespace's /proc/net/udp or udp6). */
+const untilBoundInShell = (file: 'udp' | 'udp6', ...ports: number[]) =>
+  `until ${ports.map((p) => `grep -qi ':${p.toString(16).padStart(4, '0')} ' /proc/net/${file}`).join(' && ')}; do sleep 0.05; done`
+
+/** ffmpeg sending the 320x180 fixture to `url` in real time, looped, in 1316-byte datagrams. */
+const loopFixtureTo = (url: string) => `${ffmpeg} -hide_banner -loglevel error -re -stream_loop -1 -i ${fixture('h264-320x180.ts')} -c copy -f mpegts '${url}${url.includes('?') ? '&' : '?'}pkt_size=1316'`
+
+/**
+ * The script of a receive test in a private network: after `setup`, `mqa encode -i input` writes
+ * `frames` frames to `out` (ended by `timeout 20` if nothing comes), with a relay started beside it;
+ * once UDP sockets are bound to all `ports`, `sender` starts. Its status is the encoder's, and the
+ * sender and relay are stopped with it.
+ */
+function encodeWhileSending(o: { setup?: string; input: string; out: string; frames: number; timecodePts?: boolean; relay?: string; file: 'udp' | 'udp6'; ports: number[]; sender: string }): string {
+  return [
+    ...(o.setup ? [o.setup] : []),
+    `timeout 20 node ${cli} encode -i '${o.input}' -o ${o.out} --frames ${o.frames} --preset ultrafast --bitrate 300k --workers 1${o.timecodePts ? ' --timecode pts' : ''} & enc=$!`,
+    ...(o.relay ? [`${o.relay} & relay=$!`] : []),
+    untilBoundInShell(o.file, ...o.ports),
+    `${o.sender} & snd=$!`,
+    `wait $enc; status=$?; kill $snd${o.relay ? ' $relay' : ''}; exit $status`,
+  ].join('\n')
+}
+
 describe('multicast UDP input (in a private network namespace)', () => {
   // Bound to the group's address without joining it, the socket got nothing: the encoder waited
   // for ever (this test timed out).
   it.skipIf(!privateNetworkAvailable)('joins the group on the localaddr interface and encodes what is sent to it', () => {
     const out = join(workDir('multicast'), 'out.ts')
+    // `timeout`: an encoder that never gets a datagram ends, and the sender is stopped with it. The
+    // encoder's socket is bound (this namespace's /proc/net/udp) before a datagram is sent.
     const r = inPrivateNetwork(
-      [
-        // `timeout`: an encoder that never gets a datagram ends, and the sender is stopped with it.
-        `timeout 20 node ${cli} encode -i 'udp://239.255.0.1:5004?localaddr=127.0.0.1' -o ${out} --frames 40 --preset ultrafast --bitrate 300k --workers 1 --timecode pts & enc=$!`,
-        // 5004 = 0x138C: the encoder's socket is bound (this namespace's /proc/net/udp) before a datagram is sent.
-        `until grep -qi ':138C ' /proc/net/udp; do sleep 0.05; done`,
-        `${ffmpeg} -hide_banner -loglevel error -re -stream_loop -1 -i ${fixture('h264-320x180.ts')} -c copy -f mpegts 'udp://239.255.0.1:5004?localaddr=127.0.0.1&pkt_size=1316' & snd=$!`,
-        `wait $enc; status=$?; kill $snd; exit $status`,
-      ].join('\n'),
+      encodeWhileSending({ input: 'udp://239.255.0.1:5004?localaddr=127.0.0.1', out, frames: 40, timecodePts: true, file: 'udp', ports: [5004], sender: loopFixtureTo('udp://239.255.0.1:5004?localaddr=127.0.0.1') }),
       40_000,
     )
     expect(r.status, r.stderr).toBe(0)
@@ -308,14 +327,15 @@ describe('multicast UDP input (in a private network namespace)', () => {
     const out = join(workDir('multicast'), 'from-source.ts')
     const group = 'udp://239.255.0.2:5030'
     const r = inPrivateNetwork(
-      [
-        'ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route replace 224.0.0.0/4 dev v0',
-        `timeout 20 node ${cli} encode -i '${group}?localaddr=127.0.0.1' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 & enc=$!`,
-        // 5030 = 0x13A6
-        `until grep -qi ':13A6 ' /proc/net/udp; do sleep 0.05; done`,
-        `node ${cli} source -o '${group}?localaddr=127.0.0.1&ttl=1' --size 320x180 --bitrate 500k --duration 20 & snd=$!`,
-        `wait $enc; status=$?; kill $snd; exit $status`,
-      ].join('\n'),
+      encodeWhileSending({
+        setup: IPV4_VETH,
+        input: `${group}?localaddr=127.0.0.1`,
+        out,
+        frames: 30,
+        file: 'udp',
+        ports: [5030],
+        sender: `node ${cli} source -o '${group}?localaddr=127.0.0.1&ttl=1' --size 320x180 --bitrate 500k --duration 20`,
+      }),
       40_000,
     )
     expect(r.status, r.stderr).toBe(0)
@@ -336,16 +356,19 @@ describe('mqa impair between multicast groups (in a private network namespace)',
   // send there, and the encoder, which joined on the loopback, would get nothing.
   it.skipIf(!privateNetworkAvailable)('joins the group it relays from, and sends to another from the interface asked for', () => {
     const out = join(workDir('multicast'), 'via-impair.ts')
+    // Both sockets (the encoder's and the relay's) are bound before a datagram is sent.
     const r = inPrivateNetwork(
-      [
-        'ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route replace 224.0.0.0/4 dev v0',
-        `timeout 20 node ${cli} encode -i 'udp://239.255.0.4:5041?localaddr=127.0.0.1' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 --timecode pts & enc=$!`,
-        `node ${cli} impair --from 'udp://239.255.0.3:5040?localaddr=127.0.0.1' --to 'udp://239.255.0.4:5041?localaddr=127.0.0.1&ttl=1' --loss 0 & relay=$!`,
-        // 5041 = 0x13B1, 5040 = 0x13B0: both sockets are bound before a datagram is sent.
-        `until grep -qi ':13B1 ' /proc/net/udp && grep -qi ':13B0 ' /proc/net/udp; do sleep 0.05; done`,
-        `${ffmpeg} -hide_banner -loglevel error -re -stream_loop -1 -i ${fixture('h264-320x180.ts')} -c copy -f mpegts 'udp://239.255.0.3:5040?localaddr=127.0.0.1&pkt_size=1316' & snd=$!`,
-        `wait $enc; status=$?; kill $snd $relay; exit $status`,
-      ].join('\n'),
+      encodeWhileSending({
+        setup: IPV4_VETH,
+        input: 'udp://239.255.0.4:5041?localaddr=127.0.0.1',
+        out,
+        frames: 30,
+        timecodePts: true,
+        relay: `node ${cli} impair --from 'udp://239.255.0.3:5040?localaddr=127.0.0.1' --to 'udp://239.255.0.4:5041?localaddr=127.0.0.1&ttl=1' --loss 0`,
+        file: 'udp',
+        ports: [5041, 5040],
+        sender: loopFixtureTo('udp://239.255.0.3:5040?localaddr=127.0.0.1'),
+      }),
       40_000,
     )
     expect(r.status, r.stderr).toBe(0)
@@ -353,23 +376,22 @@ describe('mqa impair between multicast groups (in a private network namespace)',
   })
 })
 
-/** A shell test that waits until UDP sockets are bound to all `ports` (this namespace's /proc/net/udp or udp6). */
-const untilBoundInShell = (file: 'udp' | 'udp6', ...ports: number[]) =>
-  `until ${ports.map((p) => `grep -qi ':${p.toString(16).padStart(4, '0')} ' /proc/net/${file}`).join(' && ')}; do sleep 0.05; done`
-
 describe('IPv6 UDP (in a private network namespace)', () => {
   // udp://[v6]:port was looked up as a host name ("getaddrinfo ENOTFOUND [ff15::5]"): every socket was udp4.
   it.skipIf(!privateNetworkAvailable)('impair joins an IPv6 group and relays to [::1], where the encoder takes that sender only (sources=)', () => {
     const out = join(workDir('ipv6'), 'via-impair.ts')
     const r = inPrivateNetwork(
-      [
-        IPV6_VETH,
-        `timeout 20 node ${cli} encode -i 'udp://[::1]:5051?sources=0:0:0:0:0:0:0:1' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 --timecode pts & enc=$!`,
-        `node ${cli} impair --from 'udp://[ff15::5]:5050?localaddr=v0' --to 'udp://[::1]:5051' --loss 0 & relay=$!`,
-        untilBoundInShell('udp6', 5050, 5051),
-        `${ffmpeg} -hide_banner -loglevel error -re -stream_loop -1 -i ${fixture('h264-320x180.ts')} -c copy -f mpegts 'udp://[ff15::5]:5050?pkt_size=1316' & snd=$!`,
-        `wait $enc; status=$?; kill $snd $relay; exit $status`,
-      ].join('\n'),
+      encodeWhileSending({
+        setup: IPV6_VETH,
+        input: 'udp://[::1]:5051?sources=0:0:0:0:0:0:0:1',
+        out,
+        frames: 30,
+        timecodePts: true,
+        relay: `node ${cli} impair --from 'udp://[ff15::5]:5050?localaddr=v0' --to 'udp://[::1]:5051' --loss 0`,
+        file: 'udp6',
+        ports: [5050, 5051],
+        sender: loopFixtureTo('udp://[ff15::5]:5050'),
+      }),
       40_000,
     )
     expect(r.status, r.stderr).toBe(0)
@@ -379,13 +401,7 @@ describe('IPv6 UDP (in a private network namespace)', () => {
   it.skipIf(!privateNetworkAvailable)('mqa source sends to an IPv6 group (FFmpeg’s output, hop limit 1), mqa encode joins it on the interface named', () => {
     const out = join(workDir('ipv6'), 'from-source.ts')
     const r = inPrivateNetwork(
-      [
-        IPV6_VETH,
-        `timeout 20 node ${cli} encode -i 'udp://[ff15::6]:5052?localaddr=v0' -o ${out} --frames 30 --preset ultrafast --bitrate 300k --workers 1 & enc=$!`,
-        untilBoundInShell('udp6', 5052),
-        `node ${cli} source -o 'udp://[ff15::6]:5052?ttl=1' --size 320x180 --bitrate 500k --duration 20 & snd=$!`,
-        `wait $enc; status=$?; kill $snd; exit $status`,
-      ].join('\n'),
+      encodeWhileSending({ setup: IPV6_VETH, input: 'udp://[ff15::6]:5052?localaddr=v0', out, frames: 30, file: 'udp6', ports: [5052], sender: `node ${cli} source -o 'udp://[ff15::6]:5052?ttl=1' --size 320x180 --bitrate 500k --duration 20` }),
       40_000,
     )
     expect(r.status, r.stderr).toBe(0)
