@@ -992,10 +992,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
 
   /** Our own `tc` SEI in the input (what `mqa source` writes), keyed by the packet's PTS. */
   function noteTimecode(packet: Beamcoder.Packet): void {
-    if (typeof packet.pts !== 'number') return
-    const data = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
     const inCodec = inputVideoCodec
-    if (inCodec === undefined) return // not H.264 or H.265 (raw video from lavfi, MPEG-2, ...): no SEI of ours
+    // Not H.264 or H.265 (raw video from lavfi, MPEG-2, ...): no SEI of ours.
+    if (inCodec === undefined || typeof packet.pts !== 'number') return
+    const data = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
     try {
       const annexB = data.length > 4 && data[0] === 0 && data[1] === 0 && (data[2] === 1 || (data[2] === 0 && data[3] === 1))
       const nals = annexB ? splitAnnexB(data, inCodec) : splitLengthPrefixed(data, inCodec)
