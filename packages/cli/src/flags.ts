@@ -122,10 +122,17 @@ export function helpText(command: string, summary: string, table: FlagTable): st
   return lines.join('\n')
 }
 
-/** "1280x720" → { width, height }. */
+/**
+ * "1280x720" → { width, height }: even sides (4:2:0) of at least 16, the smallest picture mqa can
+ * measure (the encoder's MIN_PICTURE_SIDE: SSIM needs an 8x8 window in each half-size chroma plane).
+ */
 export function parseSize(command: string, raw: string | undefined): { width: number; height: number } | undefined {
   if (raw === undefined) return undefined
-  const m = /^(\d{2,5})x(\d{2,5})$/.exec(raw)
-  if (!m || Number(m[1]) % 2 !== 0 || Number(m[2]) % 2 !== 0) throw new UsageError(`mqa ${command}: --size must be WxH with even numbers, like 1280x720; got ${JSON.stringify(raw)}`)
-  return { width: Number(m[1]), height: Number(m[2]) }
+  const m = /^(\d{1,5})x(\d{1,5})$/.exec(raw)
+  if (!m) throw new UsageError(`mqa ${command}: --size must be WxH, like 1280x720; got ${JSON.stringify(raw)}`)
+  const width = Number(m[1])
+  const height = Number(m[2])
+  if (width % 2 !== 0 || height % 2 !== 0) throw new UsageError(`mqa ${command}: --size ${raw} has an odd side; 4:2:0 video needs even ones, like 1280x720`)
+  if (width < 16 || height < 16) throw new UsageError(`mqa ${command}: --size ${raw} is too small; the smallest picture mqa measures is 16x16 (SSIM needs an 8x8 window in each half-size chroma plane)`)
+  return { width, height }
 }

@@ -46,3 +46,33 @@ export function videoEncoderOptions(spec: VideoEncoderSpec): Record<string, unkn
     priv_data: { preset: spec.preset, 'forced-idr': 1, 'x265-params': `scenecut=0:open-gop=0:info=0:log-level=error:keyint=${keyint}:bframes=${spec.bframes}:repeat-headers=${spec.globalHeader ? 0 : 1}` },
   }
 }
+
+/**
+ * The smallest picture side mqa encodes: SSIM needs at least one 8x8 window in every plane, and a
+ * 4:2:0 chroma plane is half the picture's size.
+ */
+export const MIN_PICTURE_SIDE = 16
+
+/**
+ * The output's picture size when `--size` is not given: the first frame's, made fit to encode.
+ * x264/x265 take only even sizes in 4:2:0, so an odd side loses its last column or row (a crop,
+ * nothing is resampled); a side under `MIN_PICTURE_SIDE` is scaled up to it, so every frame can be
+ * measured. `adjusted` says whether it differs from the input's.
+ */
+export function defaultPictureSize(width: number, height: number): { width: number; height: number; adjusted: boolean } {
+  const fit = (side: number): number => Math.max(MIN_PICTURE_SIDE, side - (side % 2))
+  const w = fit(width)
+  const h = fit(height)
+  return { width: w, height: h, adjusted: w !== width || h !== height }
+}
+
+/**
+ * The filter that makes an input picture of `from` the output's `to` in yuv420p: a crop when only
+ * an odd last column or row goes (the picture is not resampled), else FFmpeg's `scale`.
+ */
+export function pictureFitFilter(from: { width: number; height: number }, to: { width: number; height: number }): string {
+  const dw = from.width - to.width
+  const dh = from.height - to.height
+  const fit = (dw === 0 || dw === 1) && (dh === 0 || dh === 1) ? `crop=${to.width}:${to.height}:0:0` : `scale=${to.width}:${to.height}`
+  return `${fit},format=yuv420p`
+}

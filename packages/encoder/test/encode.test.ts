@@ -139,6 +139,50 @@ describe('an input whose picture size changes mid-stream (a source switched upst
   })
 })
 
+describe('an input picture x264 cannot take as it is (no --size)', () => {
+  const base = { codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
+  /** The picture sizes of the decoded output's frames, each once. */
+  const outputSize = (file: string) => {
+    const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=width,height', '-of', 'json', file], { encoding: 'utf8' })) as { frames: { width: number; height: number }[] }
+    return [...new Set(probed.frames.map((f) => `${f.width}x${f.height}`))].join(' ')
+  }
+
+  it('an odd side loses its last column and row (a crop, not a resample): every frame measured, as FFmpeg scores it against the cropped source', async () => {
+    // Before: "cannot open the libx264 encoder for 321x181: Invalid argument", and no output.
+    const dir = workDir('odd-size')
+    const [odd, cropped, output, report] = ['odd.mkv', 'cropped.mkv', 'out.ts', 'report.json'].map((f) => join(dir, f)) as [string, string, string, string]
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-vf', 'scale=321:181', '-pix_fmt', 'yuv420p', '-frames:v', '25', '-c:v', 'ffv1', odd])
+    execFileSync(ffmpeg, ['-v', 'error', '-i', odd, '-vf', 'crop=320:180:0:0', '-c:v', 'ffv1', cropped])
+    const log = recordingLogger()
+    const summary = await encode({ ...base, input: odd, output, report, logger: log })
+    expect(summary.frames).toBe(25)
+    expect(summary.measured).toBe(25)
+    expect(outputSize(output)).toBe('320x180')
+    expect(log.lines.filter((l) => /odd side/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: '321x181', output: '320x180' }])
+    // Cropped, the picture is untouched: FFmpeg scores it against the cropped source as we do.
+    // (Scaled, every pixel would be resampled and the PSNR against the cropped source would fall.)
+    const ref = ffmpegScores(output, cropped)
+    const ours = readReport(report)
+    expect(ref.psnr).toHaveLength(25)
+    ours.forEach((r, i) => {
+      expect(Math.abs(r.psnrDb! - ref.psnr[i]!.avg)).toBeLessThan(0.02)
+      expect(Math.abs(r.ssim! - ref.ssim[i]!.all)).toBeLessThan(0.0005)
+    })
+  })
+
+  it('smaller than 16x16, the smallest picture mqa measures: scaled up to it, every frame measured', async () => {
+    // Before: 12x12 went out with every frame unmeasured ("SSIM needs planes of at least 8x8 pixels").
+    const dir = workDir('tiny-size')
+    const output = join(dir, 'out.ts')
+    const log = recordingLogger()
+    const summary = await encode({ ...base, input: 'lavfi:testsrc2=size=12x12:rate=25', output, maxFrames: 25, logger: log })
+    expect(summary.measured).toBe(25)
+    expect(summary.metricsErrors).toBe(0)
+    expect(outputSize(output)).toBe('16x16')
+    expect(log.lines.filter((l) => /smaller than mqa measures \(16x16\): it is scaled up/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: '12x12', output: '16x16' }])
+  })
+})
+
 describe('outputs that cannot be written', () => {
   const base = { input: 'lavfi:testsrc2=size=160x90:rate=25', codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 800, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
 

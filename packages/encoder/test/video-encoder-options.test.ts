@@ -1,6 +1,6 @@
 import { VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
-import { videoEncoderOptions } from '../src/video-encoder-options.js'
+import { defaultPictureSize, pictureFitFilter, videoEncoderOptions } from '../src/video-encoder-options.js'
 
 const spec = { width: 1280, height: 720, rate: { num: 30000, den: 1001 }, bitrateKbps: 3000, preset: 'veryfast', gopFrames: 60, bframes: 3, globalHeader: false }
 
@@ -18,5 +18,25 @@ describe('video encoder options', () => {
     const mp4 = videoEncoderOptions({ ...spec, codec: VideoCodec.H265, bframes: 0, globalHeader: true })
     expect(ts).toMatchObject({ name: 'libx265', flags: {}, priv_data: { 'x265-params': 'scenecut=0:open-gop=0:info=0:log-level=error:keyint=6000:bframes=0:repeat-headers=1' } })
     expect(mp4).toMatchObject({ flags: { GLOBAL_HEADER: true }, priv_data: { 'x265-params': expect.stringMatching(/:repeat-headers=0$/) } })
+  })
+})
+
+describe('the output picture size without --size', () => {
+  it("is the input's when x264/x265 can take it and mqa can measure it", () => {
+    expect(defaultPictureSize(1280, 720)).toEqual({ width: 1280, height: 720, adjusted: false })
+    expect(defaultPictureSize(16, 16)).toEqual({ width: 16, height: 16, adjusted: false })
+  })
+  it('an odd side loses one column or row; a side under 16 becomes 16', () => {
+    expect(defaultPictureSize(1281, 721)).toEqual({ width: 1280, height: 720, adjusted: true })
+    expect(defaultPictureSize(720, 577)).toEqual({ width: 720, height: 576, adjusted: true })
+    expect(defaultPictureSize(12, 17)).toEqual({ width: 16, height: 16, adjusted: true })
+    expect(defaultPictureSize(2, 1080)).toEqual({ width: 16, height: 1080, adjusted: true })
+  })
+  it('is reached by a crop when only an odd last column or row goes, else by scaling', () => {
+    expect(pictureFitFilter({ width: 1281, height: 721 }, { width: 1280, height: 720 })).toBe('crop=1280:720:0:0,format=yuv420p')
+    expect(pictureFitFilter({ width: 1280, height: 720 }, { width: 1280, height: 720 })).toBe('crop=1280:720:0:0,format=yuv420p')
+    expect(pictureFitFilter({ width: 1920, height: 1080 }, { width: 1280, height: 720 })).toBe('scale=1280:720,format=yuv420p')
+    expect(pictureFitFilter({ width: 12, height: 12 }, { width: 16, height: 16 })).toBe('scale=16:16,format=yuv420p')
+    expect(pictureFitFilter({ width: 1279, height: 720 }, { width: 1280, height: 720 })).toBe('scale=1280:720,format=yuv420p')
   })
 })

@@ -10,7 +10,7 @@ export const encodeFlags = {
   codec: { names: ['--codec'], type: 'string', choices: ['h264', 'h265'], default: 'h264', description: 'video codec' },
   preset: { names: ['--preset'], type: 'string', choices: ENCODER_PRESETS, default: 'veryfast', description: 'x264/x265 preset' },
   bitrate: { names: ['--bitrate'], type: 'string', default: '3M', description: 'video bitrate, e.g. 3000k or 3M' },
-  size: { names: ['--size'], type: 'string', description: 'output WxH (default: the first frame\'s size; a later change of the input\'s size is scaled to it)' },
+  size: { names: ['--size'], type: 'string', description: 'output WxH, even, at least 16x16 (default: the first frame\'s size, an odd side cropped by one, a side under 16 scaled up; a later change of the input\'s size is scaled to it)' },
   fps: { names: ['--fps'], type: 'string', description: 'the input\'s frame rate, when it does not say or says wrongly, e.g. 25 or 30000/1001 (it relabels, it does not convert)' },
   gopSeconds: { names: ['--gop-seconds'], type: 'number', default: 2, min: 0.04, description: 'GOP length; IDRs on this grid' },
   segmentSeconds: { names: ['--segment-seconds'], type: 'number', default: 2, min: 0.04, description: 'segment length, a whole number of GOPs' },

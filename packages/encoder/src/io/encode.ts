@@ -25,7 +25,7 @@ import { FrameClock, type SmpteStart, TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
-import { videoEncoderOptions } from '../video-encoder-options.js'
+import { defaultPictureSize, MIN_PICTURE_SIDE, pictureFitFilter, videoEncoderOptions } from '../video-encoder-options.js'
 import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { InputError, checkInput, openInput, type OpenedInput } from './input.js'
 import { type HeldSource, MetricsPool, type NotRun } from './metrics-pool.js'
@@ -381,7 +381,16 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
    * and every frame is still measured against the picture it was made from.
    */
   async function ensureScaler(frame: Beamcoder.Frame): Promise<Beamcoder.Frame[]> {
-    outputSize ??= { w: width ?? frame.width, h: height ?? frame.height }
+    if (outputSize === undefined) {
+      const fit = defaultPictureSize(frame.width, frame.height)
+      outputSize = { w: width ?? fit.width, h: height ?? fit.height }
+      if (width === undefined && fit.adjusted) {
+        log.info(fit.width < frame.width || fit.height < frame.height ? 'the input picture has an odd side, which x264/x265 cannot encode in 4:2:0: the output drops its last column or row' : `the input picture is smaller than mqa measures (${MIN_PICTURE_SIDE}x${MIN_PICTURE_SIDE}): it is scaled up`, {
+          input: `${frame.width}x${frame.height}`,
+          output: `${fit.width}x${fit.height}`,
+        })
+      }
+    }
     const { w, h } = outputSize
     const input = `${frame.width}x${frame.height} ${frame.format}`
     if (lastInputPicture !== undefined && input !== lastInputPicture) {
@@ -402,7 +411,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
           },
         ],
         outputParams: [{ pixelFormat: 'yuv420p' }],
-        filterSpec: `scale=${w}:${h},format=yuv420p`,
+        filterSpec: pictureFitFilter({ width: frame.width, height: frame.height }, { width: w, height: h }),
       } as never)
       scaler = { filterer, input }
     }
