@@ -22,6 +22,8 @@ export interface VideoEncoderSpec {
   readonly bframes: number
   /** Parameter sets in extradata only (MP4), not repeated in the stream. */
   readonly globalHeader: boolean
+  /** The pixels' shape, num:den (the SPS's VUI and MP4's `pasp`); unset when the input's is unknown. */
+  readonly sampleAspect?: readonly [number, number]
 }
 
 export function videoEncoderOptions(spec: VideoEncoderSpec): Record<string, unknown> {
@@ -36,6 +38,7 @@ export function videoEncoderOptions(spec: VideoEncoderSpec): Record<string, unkn
     gop_size: keyint,
     max_b_frames: spec.bframes,
     flags: spec.globalHeader ? { GLOBAL_HEADER: true } : {},
+    ...(spec.sampleAspect ? { sample_aspect_ratio: [...spec.sampleAspect] } : {}),
   }
   if (spec.codec === VideoCodec.H264) {
     return { name: 'libx264', ...common, priv_data: { preset: spec.preset, 'forced-idr': 1, 'x264-params': `scenecut=0:open-gop=0:keyint=${keyint}:bframes=${spec.bframes}` } }
@@ -75,4 +78,44 @@ export function pictureFitFilter(from: { width: number; height: number }, to: { 
   const dh = from.height - to.height
   const fit = (dw === 0 || dw === 1) && (dh === 0 || dh === 1) ? `crop=${to.width}:${to.height}:0:0` : `scale=${to.width}:${to.height}`
   return `${fit},format=yuv420p`
+}
+
+/**
+ * The output's pixel shape (sample aspect ratio), so the picture shows as the input's did: a
+ * 720x576 16:9 PAL picture has 64:45 pixels, HDV's 1440x1080 4:3 ones. A crop of one column or row
+ * keeps the pixels' shape; a scale keeps the picture's shape (its display aspect), as FFmpeg's
+ * `crop` and `scale` filters do. `undefined` when the input does not say (0:1), as FFmpeg leaves it.
+ */
+export function outputSampleAspect(
+  inputSar: readonly number[] | undefined,
+  from: { width: number; height: number },
+  to: { width: number; height: number },
+): [number, number] | undefined {
+  const [num = 0, den = 0] = inputSar ?? []
+  if (!(num > 0 && den > 0)) return undefined
+  const crop = pictureFitFilter(from, to).startsWith('crop=')
+  return reduce(crop ? [num, den] : [num * from.width * to.height, den * from.height * to.width])
+}
+
+/**
+ * num/den in lowest terms, or its nearest fraction with both terms at most 65535 (the VUI's 16-bit
+ * fields) by continued fractions, as FFmpeg's av_reduce does for x264.
+ */
+function reduce([num, den]: [number, number]): [number, number] | undefined {
+  const MAX = 65535
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+  const g = gcd(num, den)
+  if (num / g <= MAX && den / g <= MAX) return [num / g, den / g]
+  // Convergents h/k of num/den, the last whose terms fit.
+  let [h0, h1, k0, k1] = [0, 1, 1, 0]
+  let [a, b] = [num, den]
+  while (b !== 0) {
+    const q = Math.floor(a / b)
+    const [h2, k2] = [q * h1 + h0, q * k1 + k0]
+    if (h2 > MAX || k2 > MAX) break
+    ;[h0, h1, k0, k1] = [h1, h2, k1, k2]
+    ;[a, b] = [b, a - q * b]
+  }
+  // A shape beyond 65535:1 either way is not a picture's: left unset.
+  return h1 === 0 || k1 === 0 ? undefined : [h1, k1]
 }

@@ -183,6 +183,33 @@ describe('an input picture x264 cannot take as it is (no --size)', () => {
   })
 })
 
+describe("the input's pixel shape (sample aspect ratio)", () => {
+  const base = { codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 500, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
+  const shape = (file: string) => {
+    const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,sample_aspect_ratio,display_aspect_ratio', '-of', 'json', file], { encoding: 'utf8' })) as { streams: Record<string, unknown>[] }
+    return probed.streams[0]
+  }
+
+  // Before: every output said nothing (N/A), so a 16:9 PAL picture showed squeezed to 5:4.
+  it.each(['out.ts', 'out.mp4'])('is kept (%s): 720x576 16:9 PAL has 64:45 pixels', async (name) => {
+    const dir = workDir('sar')
+    const input = join(dir, 'pal.ts')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=25', '-vf', 'setsar=64/45', '-frames:v', '10', '-c:v', 'libx264', '-preset', 'ultrafast', input])
+    const output = join(dir, name)
+    expect((await encode({ ...base, input, output })).measured).toBe(10)
+    expect(shape(output)).toEqual({ width: 720, height: 576, sample_aspect_ratio: '64:45', display_aspect_ratio: '16:9' })
+  })
+
+  it('scaled by --size, the picture keeps its shape (as FFmpeg\'s scale filter does): HDV 1440x1080 4:3 pixels to 640x360 square ones', async () => {
+    const dir = workDir('sar-scaled')
+    const input = join(dir, 'hdv.ts')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1440x1080:rate=25', '-vf', 'setsar=4/3', '-frames:v', '5', '-c:v', 'libx264', '-preset', 'ultrafast', input])
+    const output = join(dir, 'out.ts')
+    expect((await encode({ ...base, input, output, size: { width: 640, height: 360 } })).measured).toBe(5)
+    expect(shape(output)).toEqual({ width: 640, height: 360, sample_aspect_ratio: '1:1', display_aspect_ratio: '16:9' })
+  })
+})
+
 describe('outputs that cannot be written', () => {
   const base = { input: 'lavfi:testsrc2=size=160x90:rate=25', codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 800, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
 

@@ -1,6 +1,6 @@
 import { VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
-import { defaultPictureSize, pictureFitFilter, videoEncoderOptions } from '../src/video-encoder-options.js'
+import { defaultPictureSize, outputSampleAspect, pictureFitFilter, videoEncoderOptions } from '../src/video-encoder-options.js'
 
 const spec = { width: 1280, height: 720, rate: { num: 30000, den: 1001 }, bitrateKbps: 3000, preset: 'veryfast', gopFrames: 60, bframes: 3, globalHeader: false }
 
@@ -38,5 +38,30 @@ describe('the output picture size without --size', () => {
     expect(pictureFitFilter({ width: 1920, height: 1080 }, { width: 1280, height: 720 })).toBe('scale=1280:720,format=yuv420p')
     expect(pictureFitFilter({ width: 12, height: 12 }, { width: 16, height: 16 })).toBe('scale=16:16,format=yuv420p')
     expect(pictureFitFilter({ width: 1279, height: 720 }, { width: 1280, height: 720 })).toBe('scale=1280:720,format=yuv420p')
+  })
+})
+
+describe("the output's sample aspect ratio", () => {
+  const pal = { width: 720, height: 576 }
+  it("is the input's when the picture is not scaled (or loses an odd column or row)", () => {
+    expect(outputSampleAspect([64, 45], pal, pal)).toEqual([64, 45])
+    expect(outputSampleAspect([16, 15], { width: 721, height: 576 }, pal)).toEqual([16, 15])
+  })
+  it('keeps the display aspect when scaled, in lowest terms', () => {
+    expect(outputSampleAspect([4, 3], { width: 1440, height: 1080 }, { width: 1280, height: 720 })).toEqual([1, 1])
+    expect(outputSampleAspect([64, 45], pal, { width: 1024, height: 576 })).toEqual([1, 1])
+    expect(outputSampleAspect([1, 1], { width: 1920, height: 1080 }, { width: 640, height: 480 })).toEqual([4, 3])
+  })
+  it('is left unset when the input does not say (0:1, as FFmpeg leaves it)', () => {
+    expect(outputSampleAspect([0, 1], pal, pal)).toBeUndefined()
+    expect(outputSampleAspect(undefined, pal, pal)).toBeUndefined()
+  })
+  it('fits the VUI\'s 16-bit terms: the nearest fraction when the exact one does not', () => {
+    // 100003:99991 in lowest terms (both prime) does not fit in 16 bits.
+    const [num, den] = outputSampleAspect([1, 1], { width: 100003, height: 2 }, { width: 99991, height: 2 })!
+    expect(num).toBeLessThanOrEqual(65535)
+    expect(den).toBeLessThanOrEqual(65535)
+    expect(Math.abs(num / den - 100003 / 99991)).toBeLessThan(1e-6)
+    expect(outputSampleAspect([1, 1], { width: 70000, height: 16 }, { width: 16, height: 70000 })).toBeUndefined()
   })
 })

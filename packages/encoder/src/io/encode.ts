@@ -25,7 +25,7 @@ import { FrameClock, type SmpteStart, TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
-import { defaultPictureSize, MIN_PICTURE_SIDE, pictureFitFilter, videoEncoderOptions } from '../video-encoder-options.js'
+import { defaultPictureSize, MIN_PICTURE_SIDE, outputSampleAspect, pictureFitFilter, videoEncoderOptions } from '../video-encoder-options.js'
 import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { InputError, checkInput, openInput, type OpenedInput } from './input.js'
 import { type HeldSource, MetricsPool, type NotRun } from './metrics-pool.js'
@@ -282,6 +282,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let scaler: { readonly filterer: Beamcoder.Filterer; readonly input: string } | undefined
   /** The output's picture size: --size, else the first frame's. Every later frame is scaled to it. */
   let outputSize: { readonly w: number; readonly h: number } | undefined
+  /** The output's pixel shape, from the first frame's (its display aspect kept when scaled). */
+  let sampleAspect: [number, number] | undefined
   let lastInputPicture: string | undefined
   let fn = 0
   let packetsOut = 0
@@ -384,6 +386,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     if (outputSize === undefined) {
       const fit = defaultPictureSize(frame.width, frame.height)
       outputSize = { w: width ?? fit.width, h: height ?? fit.height }
+      sampleAspect = outputSampleAspect(frame.sample_aspect_ratio, frame, { width: outputSize.w, height: outputSize.h })
       if (width === undefined && fit.adjusted) {
         log.info(fit.width < frame.width || fit.height < frame.height ? 'the input picture has an odd side, which x264/x265 cannot encode in 4:2:0: the output drops its last column or row' : `the input picture is smaller than mqa measures (${MIN_PICTURE_SIDE}x${MIN_PICTURE_SIDE}): it is scaled up`, {
           input: `${frame.width}x${frame.height}`,
@@ -442,7 +445,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   function openVideoEncoder(w: number, h: number): Beamcoder.Encoder {
-    const spec = { codec, width: w, height: h, rate, bitrateKbps: options.bitrateKbps, preset: options.preset, gopFrames: grid.gopFrames, bframes: options.bframes ?? 3, globalHeader: outputFormatIsMp4() }
+    const spec = { codec, width: w, height: h, rate, bitrateKbps: options.bitrateKbps, preset: options.preset, gopFrames: grid.gopFrames, bframes: options.bframes ?? 3, globalHeader: outputFormatIsMp4(), sampleAspect }
     return b.encoder(videoEncoderOptions(spec) as never)
   }
 
@@ -460,7 +463,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     const mp4 = output.formatName === 'mp4'
     output.addStream({
       name: codec === VideoCodec.H264 ? 'h264' : 'hevc',
-      codecpar: { width: enc.width, height: enc.height, format: 'yuv420p', ...(enc.extradata ? { extradata: enc.extradata } : {}), ...(codec === VideoCodec.H265 && mp4 ? { codec_tag: 'hvc1' } : {}) },
+      codecpar: { width: enc.width, height: enc.height, format: 'yuv420p', ...(sampleAspect ? { sample_aspect_ratio: sampleAspect } : {}), ...(enc.extradata ? { extradata: enc.extradata } : {}), ...(codec === VideoCodec.H265 && mp4 ? { codec_tag: 'hvc1' } : {}) },
     })
     if (audioIn) {
       const par = (aac ? aacCodecpar(aac.encoder) : audioIn.codecpar) as unknown as Record<string, unknown>
