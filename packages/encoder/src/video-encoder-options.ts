@@ -23,7 +23,27 @@ export interface VideoEncoderSpec {
   /** Parameter sets in extradata only (MP4), not repeated in the stream. */
   readonly globalHeader: boolean
   /** The pixels' shape, num:den (the SPS's VUI and MP4's `pasp`); unset when the input's is unknown. */
-  readonly sampleAspect?: readonly [number, number]
+  readonly sampleAspect?: readonly [number, number] | undefined
+  /** What the samples mean (the VUI's colour description and range); the parts the input did not say are left out. */
+  readonly colour?: ColourDescription | undefined
+}
+
+/** FFmpeg's names: range tv|pc, primaries and transfer e.g. bt709, matrix e.g. bt709 or bt470bg. */
+export interface ColourDescription {
+  readonly range?: string
+  readonly primaries?: string
+  readonly transfer?: string
+  readonly matrix?: string
+}
+
+/**
+ * The colour description of a frame as FFmpeg names it (beamcoder's frame fields), without the
+ * parts it leaves unspecified, so an input that says BT.709 gives an output that says it too.
+ */
+export function colourDescription(frame: { color_range?: string | null; color_primaries?: string | null; color_trc?: string | null; colorspace?: string | null }): ColourDescription {
+  const said = (v: string | null | undefined) => (v && !['unknown', 'unspecified', 'reserved', 'reserved0'].includes(v) ? v : undefined)
+  const d = { range: said(frame.color_range), primaries: said(frame.color_primaries), transfer: said(frame.color_trc), matrix: said(frame.colorspace) }
+  return Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) as ColourDescription
 }
 
 export function videoEncoderOptions(spec: VideoEncoderSpec): Record<string, unknown> {
@@ -39,6 +59,7 @@ export function videoEncoderOptions(spec: VideoEncoderSpec): Record<string, unkn
     max_b_frames: spec.bframes,
     flags: spec.globalHeader ? { GLOBAL_HEADER: true } : {},
     ...(spec.sampleAspect ? { sample_aspect_ratio: [...spec.sampleAspect] } : {}),
+    ...colourFields(spec.colour, 'colorspace'),
   }
   if (spec.codec === VideoCodec.H264) {
     return { name: 'libx264', ...common, priv_data: { preset: spec.preset, 'forced-idr': 1, 'x264-params': `scenecut=0:open-gop=0:keyint=${keyint}:bframes=${spec.bframes}` } }
@@ -118,4 +139,18 @@ function reduce([num, den]: [number, number]): [number, number] | undefined {
   }
   // A shape beyond 65535:1 either way is not a picture's: left unset.
   return h1 === 0 || k1 === 0 ? undefined : [h1, k1]
+}
+
+/**
+ * A colour description as the fields beamcoder takes: a codec context names the matrix
+ * `colorspace`, a stream's codecpar `color_space`.
+ */
+export function colourFields(colour: ColourDescription | undefined, matrixField: 'colorspace' | 'color_space'): Record<string, string> {
+  const c = colour ?? {}
+  return {
+    ...(c.range ? { color_range: c.range } : {}),
+    ...(c.primaries ? { color_primaries: c.primaries } : {}),
+    ...(c.transfer ? { color_trc: c.transfer } : {}),
+    ...(c.matrix ? { [matrixField]: c.matrix } : {}),
+  }
 }

@@ -183,7 +183,7 @@ describe('an input picture x264 cannot take as it is (no --size)', () => {
   })
 })
 
-describe("the input's pixel shape (sample aspect ratio)", () => {
+describe("what the input says about its picture: the pixels' shape (sample aspect ratio) and colour", () => {
   const base = { codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 500, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
   const shape = (file: string) => {
     const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,sample_aspect_ratio,display_aspect_ratio', '-of', 'json', file], { encoding: 'utf8' })) as { streams: Record<string, unknown>[] }
@@ -198,6 +198,21 @@ describe("the input's pixel shape (sample aspect ratio)", () => {
     const output = join(dir, name)
     expect((await encode({ ...base, input, output })).measured).toBe(10)
     expect(shape(output)).toEqual({ width: 720, height: 576, sample_aspect_ratio: '64:45', display_aspect_ratio: '16:9' })
+  })
+
+  // Before: the output said nothing (unknown), so a player guessed (BT.601 for SD, BT.709 for HD).
+  it.each([
+    { codec: VideoCodec.H264, name: 'out.ts', size: '640x360', tags: ['bt709', 'bt709', 'bt709'] },
+    { codec: VideoCodec.H265, name: 'out.mp4', size: '720x576', tags: ['bt470bg', 'smpte170m', 'bt470bg'] },
+  ])('its colour description is kept ($codec, $name: $tags)', async ({ codec, name, size, tags }) => {
+    const [primaries, transfer, matrix] = tags as [string, string, string]
+    const dir = workDir('colour')
+    const input = join(dir, 'in.ts')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25`, '-frames:v', '5', '-c:v', 'libx264', '-preset', 'ultrafast', '-color_primaries', primaries, '-color_trc', transfer, '-colorspace', matrix, '-color_range', 'tv', input])
+    const output = join(dir, name)
+    expect((await encode({ ...base, codec, input, output })).measured).toBe(5)
+    const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=color_range,color_space,color_transfer,color_primaries', '-of', 'json', output], { encoding: 'utf8' })) as { streams: Record<string, unknown>[] }
+    expect(probed.streams[0]).toEqual({ color_range: 'tv', color_space: matrix, color_transfer: transfer, color_primaries: primaries })
   })
 
   it('scaled by --size, the picture keeps its shape (as FFmpeg\'s scale filter does): HDV 1440x1080 4:3 pixels to 640x360 square ones', async () => {

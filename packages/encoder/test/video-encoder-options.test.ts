@@ -1,6 +1,6 @@
 import { VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
-import { defaultPictureSize, outputSampleAspect, pictureFitFilter, videoEncoderOptions } from '../src/video-encoder-options.js'
+import { colourDescription, colourFields, defaultPictureSize, outputSampleAspect, pictureFitFilter, videoEncoderOptions } from '../src/video-encoder-options.js'
 
 const spec = { width: 1280, height: 720, rate: { num: 30000, den: 1001 }, bitrateKbps: 3000, preset: 'veryfast', gopFrames: 60, bframes: 3, globalHeader: false }
 
@@ -63,5 +63,20 @@ describe("the output's sample aspect ratio", () => {
     expect(den).toBeLessThanOrEqual(65535)
     expect(Math.abs(num / den - 100003 / 99991)).toBeLessThan(1e-6)
     expect(outputSampleAspect([1, 1], { width: 70000, height: 16 }, { width: 16, height: 70000 })).toBeUndefined()
+  })
+})
+
+describe('the colour description', () => {
+  it('keeps what the frame says and leaves out what it does not', () => {
+    expect(colourDescription({ color_range: 'tv', color_primaries: 'bt709', color_trc: 'bt709', colorspace: 'bt709' })).toEqual({ range: 'tv', primaries: 'bt709', transfer: 'bt709', matrix: 'bt709' })
+    expect(colourDescription({ color_range: 'pc', color_primaries: 'unknown', color_trc: 'unspecified', colorspace: null })).toEqual({ range: 'pc' })
+    expect(colourDescription({})).toEqual({})
+  })
+  it("goes into the encoder's context (colorspace) and the muxer's codecpar (color_space)", () => {
+    const colour = { range: 'tv', primaries: 'bt2020', transfer: 'smpte2084', matrix: 'bt2020nc' }
+    expect(videoEncoderOptions({ ...spec, codec: VideoCodec.H265, colour })).toMatchObject({ color_range: 'tv', color_primaries: 'bt2020', color_trc: 'smpte2084', colorspace: 'bt2020nc' })
+    expect(colourFields(colour, 'color_space')).toEqual({ color_range: 'tv', color_primaries: 'bt2020', color_trc: 'smpte2084', color_space: 'bt2020nc' })
+    expect(colourFields({ primaries: 'bt709' }, 'colorspace')).toEqual({ color_primaries: 'bt709' })
+    expect(colourFields(undefined, 'colorspace')).toEqual({})
   })
 })

@@ -25,7 +25,7 @@ import { FrameClock, type SmpteStart, TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
-import { defaultPictureSize, MIN_PICTURE_SIDE, outputSampleAspect, pictureFitFilter, videoEncoderOptions } from '../video-encoder-options.js'
+import { type ColourDescription, colourDescription, colourFields, defaultPictureSize, MIN_PICTURE_SIDE, outputSampleAspect, pictureFitFilter, videoEncoderOptions } from '../video-encoder-options.js'
 import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { InputError, checkInput, openInput, type OpenedInput } from './input.js'
 import { type HeldSource, MetricsPool, type NotRun } from './metrics-pool.js'
@@ -284,6 +284,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let outputSize: { readonly w: number; readonly h: number } | undefined
   /** The output's pixel shape, from the first frame's (its display aspect kept when scaled). */
   let sampleAspect: [number, number] | undefined
+  /** What the output's samples mean: the first encoded frame's colour description (after the scaler, which may change the range). */
+  let colour: ColourDescription | undefined
   let lastInputPicture: string | undefined
   let fn = 0
   let packetsOut = 0
@@ -445,7 +447,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   function openVideoEncoder(w: number, h: number): Beamcoder.Encoder {
-    const spec = { codec, width: w, height: h, rate, bitrateKbps: options.bitrateKbps, preset: options.preset, gopFrames: grid.gopFrames, bframes: options.bframes ?? 3, globalHeader: outputFormatIsMp4(), sampleAspect }
+    const spec = { codec, width: w, height: h, rate, bitrateKbps: options.bitrateKbps, preset: options.preset, gopFrames: grid.gopFrames, bframes: options.bframes ?? 3, globalHeader: outputFormatIsMp4(), sampleAspect, colour }
     return b.encoder(videoEncoderOptions(spec) as never)
   }
 
@@ -463,7 +465,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     const mp4 = output.formatName === 'mp4'
     output.addStream({
       name: codec === VideoCodec.H264 ? 'h264' : 'hevc',
-      codecpar: { width: enc.width, height: enc.height, format: 'yuv420p', ...(sampleAspect ? { sample_aspect_ratio: sampleAspect } : {}), ...(enc.extradata ? { extradata: enc.extradata } : {}), ...(codec === VideoCodec.H265 && mp4 ? { codec_tag: 'hvc1' } : {}) },
+      codecpar: { width: enc.width, height: enc.height, format: 'yuv420p', ...(sampleAspect ? { sample_aspect_ratio: sampleAspect } : {}), ...colourFields(colour, 'color_space'), ...(enc.extradata ? { extradata: enc.extradata } : {}), ...(codec === VideoCodec.H265 && mp4 ? { codec_tag: 'hvc1' } : {}) },
     })
     if (audioIn) {
       const par = (aac ? aacCodecpar(aac.encoder) : audioIn.codecpar) as unknown as Record<string, unknown>
@@ -555,6 +557,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       frame.pts = outputIndex
       ;(frame as unknown as { pict_type: string | null }).pict_type = idr ? 'I' : null
       if (options.realtime && stoppedAt === undefined) await pace(outputIndex)
+      colour ??= colourDescription(frame as never)
       encoder ??= openEncoder(frame.width, frame.height)
       const encoded = await encodeFrame(encoder, frame)
       // libavcodec keeps its own reference to what it still needs: ours goes back to the decoder's pool.
