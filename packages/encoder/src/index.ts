@@ -1,5 +1,6 @@
 export * from './io/errors.js'
 export * from './io/beamcoder.js'
+export * from './audio-encoder-options.js'
 export * from './frame-clock.js'
 export * from './input-analysis.js'
 export * from './release-queue.js'

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -386,6 +386,31 @@ describe('audio', () => {
     const samples = new Float32Array(pcm.buffer, pcm.byteOffset, pcm.length >> 2)
     expect(Math.max(...Array.from(samples.subarray(-8), Math.abs))).toBeLessThan(0.05)
     expect(ffmpegDecodeErrors(output)).toBe('')
+  })
+
+  // Before: every input was mixed down to stereo (or mono), silently.
+  it('5.1 audio is encoded as 5.1 (5.1(side) carried as 5.1), each channel at its own level; 6.1 is mixed down to 5.1, with a line saying so', async () => {
+    const tone = (v: number, i: number) => `sine=f=100:r=48000,volume=${v}[a${i}]`
+    const make = (layout: string, volumes: number[], file: string) =>
+      execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-filter_complex', `${volumes.map(tone).join(';')};${volumes.map((_, i) => `[a${i}]`).join('')}join=inputs=${volumes.length}:channel_layout=${layout}[a]`, '-map', '0:v', '-map', '[a]', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'pcm_s16le', file])
+    /** Each channel's RMS level in dB, from FFmpeg's astats. */
+    const levels = (file: string) => [...spawnSync(ffmpeg, ['-i', file, '-map', '0:a', '-af', 'astats=measure_overall=none:measure_perchannel=RMS_level', '-f', 'null', '-'], { encoding: 'utf8' }).stderr.matchAll(/RMS level dB: (-?[\d.]+)/g)].map((m) => Number(m[1]))
+    const side = join(dir, 'side.mov')
+    make('5.1(side)', [1, 0.8, 0.6, 0.5, 0.4, 0.3], side)
+    const output = join(dir, 'surround.ts')
+    await encode({ ...base, input: side, output, audio: AudioMode.AAC })
+    expect(audioStream(output)).toMatchObject([{ codec_name: 'aac', channels: 6 }])
+    const [inLevels, outLevels] = [levels(side), levels(output)]
+    expect(inLevels).toHaveLength(6)
+    expect(outLevels).toHaveLength(6)
+    outLevels.forEach((l, c) => expect(Math.abs(l - inLevels[c]!), `channel ${c}: ${l} dB out, ${inLevels[c]} dB in`).toBeLessThan(0.5))
+
+    const s61 = join(dir, '6.1.mov')
+    make('6.1', [1, 1, 1, 1, 1, 1, 1], s61)
+    const log = recordingLogger()
+    await encode({ ...base, input: s61, output: join(dir, 'from-6.1.ts'), audio: AudioMode.AAC, logger: log })
+    expect(audioStream(join(dir, 'from-6.1.ts'))).toMatchObject([{ codec_name: 'aac', channels: 6 }])
+    expect(log.lines.filter((l) => /mixed down/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: '7 channels', output: '5.1' }])
   })
 
   it('AAC is copied, not encoded again: every output audio packet is an input packet, byte for byte', async () => {

@@ -21,7 +21,7 @@ export const encodeFlags = {
   frames: { names: ['--frames'], type: 'number', min: 1, description: 'stop after this many frames' },
   bframes: { names: ['--bframes'], type: 'number', default: 3, min: 0, max: 16, description: 'B-frames between references' },
   audio: { names: ['--audio'], type: 'string', choices: ['auto', 'copy', 'aac', 'none'], default: 'auto', description: 'input audio: copy AAC/MP2/MP3/AC-3 and encode the rest to AAC (auto), copy or fail, always AAC, or leave it out' },
-  audioBitrate: { names: ['--audio-bitrate'], type: 'string', default: '128k', description: 'AAC bitrate when audio is encoded' },
+  audioBitrate: { names: ['--audio-bitrate'], type: 'string', description: 'AAC bitrate when audio is encoded (default 128k for mono and stereo, 64k a channel above: 384k for 5.1)' },
   keepSei: { names: ['--keep-sei'], type: 'boolean', description: "keep user-data SEI that is not ours (input's, encoder info)" },
 } as const satisfies FlagTable
 
@@ -76,7 +76,7 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
       bframes: f.bframes ?? 3,
       keepForeignSei: f.keepSei ?? false,
       audio: (f.audio ?? AudioMode.AUTO) as AudioMode,
-      audioBitrateKbps: parseBitrateKbps(f.audioBitrate ?? '128k', '--audio-bitrate'),
+      audioBitrateKbps: f.audioBitrate === undefined ? undefined : parseBitrateKbps(f.audioBitrate, '--audio-bitrate'),
       logger,
       signal: controller.signal,
       onProgress: (p) => status.update(p),

@@ -21,6 +21,7 @@ import {
   timecodeFromS12m,
 } from '@mqa/common'
 import { AudioAnalyzer } from '../audio-analysis.js'
+import { aacLayout, defaultAacBitrateKbps } from '../audio-encoder-options.js'
 import { FrameClock, type SmpteStart, TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
@@ -977,15 +978,16 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   function openAacEncoder(stream: Beamcoder.Stream): AacState {
     const par = stream.codecpar
     const sampleRate = AAC_SAMPLE_RATES.includes(par.sample_rate) ? par.sample_rate : 48000
-    const layout = par.channels === 1 ? 'mono' : 'stereo' // more channels are mixed down to two
+    const { layout, channels } = aacLayout(par.channels)
+    if (channels !== par.channels) log.info('the input audio has more channels than an AAC layout mqa writes: it is mixed down', { input: `${par.channels} channels`, output: layout })
     try {
       const enc = b.encoder({
         name: 'aac',
         sample_rate: sampleRate,
         sample_fmt: 'fltp',
         channel_layout: layout,
-        channels: layout === 'mono' ? 1 : 2,
-        bit_rate: (options.audioBitrateKbps ?? 128) * 1000,
+        channels,
+        bit_rate: (options.audioBitrateKbps ?? defaultAacBitrateKbps(channels)) * 1000,
         time_base: [1, sampleRate],
         ...(outputFormatIsMp4() ? { flags: { GLOBAL_HEADER: true } } : {}),
       } as never)
