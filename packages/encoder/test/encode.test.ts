@@ -170,6 +170,16 @@ describe('an input picture x264 cannot take as it is (no --size)', () => {
     })
   })
 
+  it('10-bit (an HDR contribution) is converted to 8-bit 4:2:0 before it is encoded and measured, with a line saying so', async () => {
+    const dir = workDir('ten-bit')
+    const input = join(dir, 'in.ts')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-frames:v', '10', '-pix_fmt', 'yuv420p10le', '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', input])
+    const log = recordingLogger()
+    const summary = await encode({ ...base, input, output: join(dir, 'out.ts'), logger: log })
+    expect(summary.measured).toBe(10)
+    expect(log.lines.filter((l) => /not 8-bit 4:2:0/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: 'yuv420p10le' }])
+  })
+
   it('smaller than 16x16, the smallest picture mqa measures: scaled up to it, every frame measured', async () => {
     // Before: 12x12 went out with every frame unmeasured ("SSIM needs planes of at least 8x8 pixels").
     const dir = workDir('tiny-size')

@@ -390,6 +390,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       const fit = defaultPictureSize(frame.width, frame.height)
       outputSize = { w: width ?? fit.width, h: height ?? fit.height }
       sampleAspect = outputSampleAspect(frame.sample_aspect_ratio, frame, { width: outputSize.w, height: outputSize.h })
+      if (frame.format !== 'yuv420p') log.info('the input is not 8-bit 4:2:0: it is converted to yuv420p, then encoded and measured', { input: frame.format })
       if (width === undefined && fit.adjusted) {
         log.info(fit.width < frame.width || fit.height < frame.height ? 'the input picture has an odd side, which x264/x265 cannot encode in 4:2:0: the output drops its last column or row' : `the input picture is smaller than mqa measures (${MIN_PICTURE_SIDE}x${MIN_PICTURE_SIDE}): it is scaled up`, {
           input: `${frame.width}x${frame.height}`,
