@@ -68,6 +68,14 @@ export class AudioAnalyzer {
     this.#blockEnergy = new Array<number>(options.channels).fill(0)
   }
 
+  get sampleRate(): number {
+    return this.#o.sampleRate
+  }
+
+  get channels(): number {
+    return this.#o.channels
+  }
+
   /** Feed planar samples (one Float32Array per channel, equal lengths). */
   push(planes: readonly Float32Array[]): void {
     const n = planes[0]?.length ?? 0

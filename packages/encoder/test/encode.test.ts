@@ -423,6 +423,49 @@ describe('audio', () => {
     expect(log.lines.filter((l) => /mixed down/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: '7 channels', output: '5.1' }])
   })
 
+  // Before: FFmpeg's buffer source refused the first 5.1 frame, beamcoder's filterer gave nothing
+  // back, and the output's audio stopped at the switch, with no line said.
+  it('an input whose audio changes format upstream (stereo 48 kHz to 5.1 44.1 kHz) is encoded on, on time, in the format the output opened with', async () => {
+    const [first, second, joined] = ['switch-stereo.ts', 'switch-5.1.ts', 'switched.ts'].map((f) => join(dir, f)) as [string, string, string]
+    const part = (tone: string, offset: string, file: string) =>
+      execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-f', 'lavfi', '-i', tone, '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-muxdelay', '0', '-muxpreload', '0', '-output_ts_offset', offset, file])
+    part('sine=f=440:r=48000,aformat=channel_layouts=stereo', '0', first)
+    part('sine=f=880:r=44100,aformat=channel_layouts=5.1', '2', second)
+    writeFileSync(joined, Buffer.concat([readFileSync(first), readFileSync(second)]))
+    const output = join(dir, 'switched-out.ts')
+    const reportFile = join(dir, 'switched.json')
+    const log = recordingLogger()
+    const summary = await encode({ ...base, input: joined, output, report: reportFile, audio: AudioMode.AAC, logger: log })
+    expect(log.lines.filter((l) => /input audio changed/.test(l.msg)).map((l) => l.fields)).toEqual([{ from: '48000 Hz fltp stereo', to: '44100 Hz fltp 5.1', output: '48000 Hz stereo' }])
+    expect(log.lines.filter((l) => l.level === 'warn' && /audio/.test(l.msg))).toEqual([])
+    expect(audioStream(output)).toMatchObject([{ codec_name: 'aac', sample_rate: '48000', channels: 2 }])
+    expect(ffmpegDecodeErrors(output)).toBe('')
+    // The 880 Hz tone of the second part starts where the second part's video does (2 s in), within
+    // a few milliseconds: zero crossings in 10 ms windows tell 440 Hz (about 9) from 880 (about 18).
+    const starts = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-show_entries', 'stream=codec_type,start_time', '-of', 'json', output], { encoding: 'utf8' })).streams as { codec_type: string; start_time: string }[]
+    const startOf = (type: string) => Number(starts.find((s) => s.codec_type === type)!.start_time)
+    const pcm = execFileSync(ffmpeg, ['-v', 'error', '-i', output, '-map', '0:a', '-f', 'f32le', '-ac', '1', '-'], { maxBuffer: 1 << 24 })
+    const samples = new Float32Array(pcm.buffer, pcm.byteOffset, pcm.length >> 2)
+    const crossings = (from: number) => {
+      let n = 0
+      for (let i = from + 1; i < from + 480; i++) if (samples[i - 1]! < 0 !== samples[i]! < 0) n++
+      return n
+    }
+    let at = 48000
+    while (at + 480 < samples.length && crossings(at) < 14) at += 48
+    const switchS = startOf('audio') + at / 48000 - startOf('video')
+    expect(Math.abs(switchS - 2), `880 Hz from ${switchS.toFixed(4)} s`).toBeLessThan(0.02) // 1.9943 s here
+    // ... and lasts to the end: audio for the whole 4 s, not 2.
+    const lastS = samples.length / 48000 + startOf('audio') - startOf('video')
+    expect(lastS).toBeGreaterThan(3.95)
+    expect(crossings(samples.length - 48000)).toBeGreaterThanOrEqual(14)
+    // MQA-AUDIO goes on after the switch (the loudness measurement starts again at the new format).
+    expect(summary.frames).toBeGreaterThanOrEqual(98) // (a frame at the join may time in the past: dropped)
+    const late = readReport(reportFile).filter((f) => f.frameIndex >= 70)
+    expect(late.length).toBeGreaterThan(25)
+    expect(late.filter((f) => typeof f.audio !== 'number')).toEqual([])
+  })
+
   it('AAC is copied, not encoded again: every output audio packet is an input packet, byte for byte', async () => {
     const output = join(dir, 'copy.ts')
     const summary = await encode({ ...base, input: aacMp4, output })

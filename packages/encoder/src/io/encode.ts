@@ -876,7 +876,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       try {
         decoded = (await audioDecoder.decode(packet)).frames
         for (const af of decoded) {
-          audioAnalyzer ??= new AudioAnalyzer({ sampleRate: af.sample_rate, channels: af.channels })
+          // A change of rate or channels upstream starts the measurement again (its filters are per rate and channel).
+          if (audioAnalyzer?.sampleRate !== af.sample_rate || audioAnalyzer.channels !== af.channels) audioAnalyzer = new AudioAnalyzer({ sampleRate: af.sample_rate, channels: af.channels })
           audioAnalyzer.push(floatPlanes(af))
         }
       } catch (err) {
@@ -913,23 +914,41 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   /**
-   * Decoded audio → aformat/aresample to what FFmpeg's `aac` encoder takes (fltp, an AAC rate,
-   * mono or stereo), cut into its 1024-sample frames (asetnsamples) → AAC. Encoded packets are
-   * timed by counting samples from the first decoded frame's PTS (input ticks).
+   * Decoded audio → AAC, in two filter graphs. The first converts to what FFmpeg's `aac` encoder
+   * takes (fltp, the AAC rate and layout); it is made for the input's format and made again when
+   * that changes (a source switched upstream: stereo to 5.1, 44.1 to 48 kHz), since FFmpeg's
+   * buffer source refuses a frame of another format, and beamcoder's filterer then gives nothing,
+   * silently. The second keeps the audio on time (aresample's async fills a gap with silence) and
+   * cuts it into the encoder's 1024-sample frames (asetnsamples); it lives as long as the encoder.
+   * Encoded packets are timed by counting samples from the first decoded frame's PTS (input ticks).
    */
   async function encodeAac(af: Beamcoder.Frame): Promise<void> {
     if (!aac) return
     const a = aac
     try {
       if (a.anchorIn === undefined && typeof af.pts === 'number') a.anchorIn = af.pts
+      const input = { sampleRate: af.sample_rate, format: af.format, layout: layoutOf(af.channel_layout, af.channels) }
+      const key = `${input.sampleRate} Hz ${input.format} ${input.layout}`
+      if (a.convert?.input !== key) {
+        if (a.convert) log.info('the input audio changed: it is converted to the AAC stream as it was opened', { from: a.convert.input, to: key, output: `${a.sampleRate} Hz ${a.layout}` })
+        a.convert = {
+          input: key,
+          filterer: await b.filterer({
+            filterType: 'audio',
+            inputParams: [{ sampleRate: input.sampleRate, sampleFormat: input.format, channelLayout: input.layout, timeBase: audioIn!.time_base }],
+            outputParams: [{ sampleRate: a.sampleRate, sampleFormat: 'fltp', channelLayout: a.layout }],
+            filterSpec: `aresample=${a.sampleRate},aformat=sample_fmts=fltp:sample_rates=${a.sampleRate}:channel_layouts=${a.layout}`,
+          } as never),
+        }
+      }
       a.filter ??= await b.filterer({
         filterType: 'audio',
-        inputParams: [{ sampleRate: af.sample_rate, sampleFormat: af.format, channelLayout: layoutOf(af.channel_layout, af.channels), timeBase: audioIn!.time_base }],
+        inputParams: [{ sampleRate: a.sampleRate, sampleFormat: 'fltp', channelLayout: a.layout, timeBase: [1, a.sampleRate] }],
         outputParams: [{ sampleRate: a.sampleRate, sampleFormat: 'fltp', channelLayout: a.layout }],
-        filterSpec: `aresample=${a.sampleRate}:async=1:min_hard_comp=0.02,aformat=sample_fmts=fltp:sample_rates=${a.sampleRate}:channel_layouts=${a.layout},asetnsamples=n=${a.frameSize}:p=0`,
+        filterSpec: `aresample=${a.sampleRate}:async=1:min_hard_comp=0.02,asetnsamples=n=${a.frameSize}:p=0`,
       } as never)
       if (typeof af.pts === 'number' && af.format) {
-        a.last = { format: af.format, sampleRate: af.sample_rate, channels: af.channels, layout: layoutOf(af.channel_layout, af.channels), endIn: af.pts + Math.round((af.nb_samples * audioTimescale) / af.sample_rate) }
+        a.last = { format: af.format, sampleRate: af.sample_rate, channels: af.channels, layout: input.layout, endIn: af.pts + Math.round((af.nb_samples * audioTimescale) / af.sample_rate) }
       }
       await encodeFiltered(a, [af])
     } catch (err) {
@@ -938,9 +957,11 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     }
   }
 
-  /** Frames through the AAC filter, and what comes out (1024-sample frames) to the encoder; none past `endSample`. */
+  /** Frames through the two AAC filters, and what comes out (1024-sample frames) to the encoder; none past `endSample`. */
   async function encodeFiltered(a: AacState, frames: Beamcoder.Frame[], endSample = Infinity): Promise<void> {
-    const out = (await a.filter!.filter(frames as never)) as unknown as { frames: Beamcoder.Frame[] }[]
+    const converted = ((await a.convert!.filterer.filter(frames as never)) as unknown as { frames: Beamcoder.Frame[] }[])[0]?.frames ?? []
+    if (converted.length === 0) return
+    const out = (await a.filter!.filter(converted as never)) as unknown as { frames: Beamcoder.Frame[] }[]
     for (const ff of out[0]?.frames ?? []) {
       if (a.samples >= endSample) break
       ff.pts = a.samples
@@ -956,7 +977,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
    */
   async function flushAacFilter(): Promise<void> {
     const a = aac
-    if (!a?.filter || !a.last || a.anchorIn === undefined) return
+    if (!a?.filter || !a.convert || !a.last || a.anchorIn === undefined) return
     const endSample = Math.round(((a.last.endIn - a.anchorIn) * a.sampleRate) / audioTimescale)
     if (a.samples >= endSample) return
     const { format, sampleRate, channels, layout, endIn } = a.last
@@ -992,7 +1013,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         time_base: [1, sampleRate],
         ...(outputFormatIsMp4() ? { flags: { GLOBAL_HEADER: true } } : {}),
       } as never)
-      return { encoder: enc, sampleRate, layout, frameSize: enc.frame_size || 1024, samples: 0, anchorIn: undefined, filter: undefined, last: undefined }
+      return { encoder: enc, sampleRate, layout, frameSize: enc.frame_size || 1024, samples: 0, anchorIn: undefined, convert: undefined, filter: undefined, last: undefined }
     } catch (err) {
       throw new EncodeError(EncodeErrorCode.AUDIO_ENCODER, `cannot open the AAC encoder for ${par.name} audio (${sampleRate} Hz, ${layout}): ${(err as Error).message}`, { cause: err })
     }
@@ -1092,6 +1113,9 @@ interface AacState {
   samples: number
   /** The first decoded audio frame's PTS, input ticks: where sample 0 sits. */
   anchorIn: number | undefined
+  /** The first filter graph, to fltp at the AAC rate and layout, for one input format (`input`). */
+  convert: { input: string; filterer: Beamcoder.Filterer } | undefined
+  /** The second: on time (gaps filled), in whole encoder frames. */
   filter: Beamcoder.Filterer | undefined
   /** The last decoded frame given to the filter: its format, and where it ends (input ticks). */
   last: { format: string; sampleRate: number; channels: number; layout: string; endIn: number } | undefined
