@@ -1,6 +1,6 @@
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ffmpeg, fixture, workDir } from '../../encoder/test/helpers.js'
@@ -89,6 +89,21 @@ describe('mqa command line', () => {
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1) // one line: no stack, no native DEBUG or log lines
       expect(r.stdout).toBe('') // beamcoder's printf goes to stdout, where media may be
     })
+  })
+
+  it('an output that is the input, by its name or a link to it, is refused before either opens, and the input is left as it was', () => {
+    // Before: the output truncated the file being read (a small one had been read whole by then; a long recording was lost).
+    const dir = workDir('cli-same')
+    const input = join(dir, 'in.ts')
+    copyFileSync(fixture('h264-320x180.ts'), input)
+    const before = readFileSync(input)
+    symlinkSync(input, join(dir, 'link.ts'))
+    for (const output of [input, join(dir, 'link.ts'), join(dir, '.', 'in.ts')]) {
+      const r = mqa(['encode', '-i', input, '-o', output])
+      expect(r.status, r.stderr).toBe(1)
+      expect(r.stderr.trimEnd()).toBe(`mqa encode: cannot write output ${JSON.stringify(output)}: it is the input, which writing would overwrite while it is read`)
+    }
+    expect(readFileSync(input).equals(before)).toBe(true)
   })
 
   describe('stdin that is not MPEG-TS: one line, before beamcoder is given a byte', () => {

@@ -218,7 +218,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   if (!(ENCODER_PRESETS as readonly string[]).includes(options.preset)) {
     throw new EncodeError(EncodeErrorCode.PRESET, `preset ${JSON.stringify(options.preset)} is not one of ${ENCODER_PRESETS.join(', ')}`)
   }
-  for (const spec of typeof options.output === 'string' ? [options.output] : options.output) await assertWritableOutput(spec)
+  for (const spec of typeof options.output === 'string' ? [options.output] : options.output) await assertWritableOutput(spec, options.input)
   const sourceLog = new ErrorWindow(10_000)
   let input: OpenedInput
   try {

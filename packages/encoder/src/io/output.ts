@@ -15,11 +15,11 @@ export class OutputError extends ShellError<'ERR_OUTPUT'> {
 }
 
 /**
- * A file output's folder must exist and be writable, checked before the input is opened, so the
- * mistake is named at once and not after the first encoded frame (FFmpeg's own message then is
- * only "Problem opening IO context").
+ * A file output's folder must exist and be writable, and the output must not be the input,
+ * checked before the input is opened, so the mistake is named at once and not after the first
+ * encoded frame (FFmpeg's own message then is only "Problem opening IO context").
  */
-export async function assertWritableOutput(spec: string): Promise<void> {
+export async function assertWritableOutput(spec: string, input?: string): Promise<void> {
   ioUrl(spec) // a malformed udp:// throws here
   outputFormat(spec) // so does a container we do not write
   if (outputKind(spec) !== OutputKind.FILE) return
@@ -32,7 +32,13 @@ export async function assertWritableOutput(spec: string): Promise<void> {
     const why = e.code === 'ENOENT' ? `folder ${dir} does not exist` : e.code === 'EACCES' ? `folder ${dir} is not writable` : e.message
     throw new OutputError(`cannot write output ${JSON.stringify(spec)}: ${why}`, { cause: err })
   }
-  if (await stat(spec).then((st) => st.isDirectory(), () => false)) throw new OutputError(`cannot write output ${JSON.stringify(spec)}: it is a directory`)
+  const existing = await stat(spec).catch(() => undefined)
+  if (existing?.isDirectory()) throw new OutputError(`cannot write output ${JSON.stringify(spec)}: it is a directory`)
+  // The same file by another name too (a link, ./x.ts): opening the output would truncate what is being read.
+  const source = input === undefined ? undefined : await stat(input).catch(() => undefined)
+  if (existing && source && existing.dev === source.dev && existing.ino === source.ino) {
+    throw new OutputError(`cannot write output ${JSON.stringify(spec)}: it is the input, which writing would overwrite while it is read`)
+  }
 }
 
 export function outputKind(spec: string): OutputKind {
