@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram'
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { type Logger, MQA_SEI_UUID, recordingLogger, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
+import { MQA_SEI_UUID, recordingLogger, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
@@ -254,8 +254,7 @@ describe('outputs that cannot be written', () => {
   // stopped the output for good (0 datagrams once the receiver was up, every packet an error).
   it('a UDP output whose sends fail does not stop the encode, and sends again once the receiver is back', async () => {
     const port = await freeUdpPort()
-    const warnings: Record<string, unknown>[] = []
-    const logger: Logger = { debug: () => {}, info: () => {}, warn: (_msg, fields = {}) => void warnings.push(fields), error: () => {}, child: () => logger }
+    const logger = recordingLogger()
     // 75 frames paced at 25 fps: 3 s, the receiver starts after 1 s.
     const done = encode({ ...base, output: `udp://127.0.0.1:${port}?connect=1`, realtime: true, maxFrames: 75, logger })
     await new Promise((r) => setTimeout(r, 1000))
@@ -267,7 +266,7 @@ describe('outputs that cannot be written', () => {
       const summary = await done
       expect(summary.frames).toBe(75)
       expect(summary.outputErrors).toBeGreaterThan(0)
-      expect(warnings[0]).toMatchObject({ output: `udp://127.0.0.1:${port}?connect=1`, reason: 'Connection refused' })
+      expect(logger.lines.find((l) => l.level === 'warn')?.fields).toMatchObject({ output: `udp://127.0.0.1:${port}?connect=1`, reason: 'Connection refused' })
       // After 1 s of a 3 s stream at 300 kb/s, most of 2 s of TS arrives: 7-packet datagrams.
       expect(datagrams.length).toBeGreaterThan(20)
       expect(datagrams.every((d) => d.length % 188 === 0 && d[0] === 0x47)).toBe(true)
@@ -300,12 +299,12 @@ describe('a metrics worker that cannot load (a broken install)', () => {
     symlinkSync(fileURLToPath(new URL('../src', import.meta.url)), join(dir, 'src'))
     writeFileSync(join(dir, 'dist/io/metrics-worker.js'), "throw new Error('no kernels here (a broken install, made by the test)')\n")
     const broken = (await import(pathToFileURL(join(dir, 'dist/index.js')).href)) as { encode: typeof encode }
-    const errors: { msg: string; fields: Record<string, unknown> }[] = []
-    const logger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: (msg, fields = {}) => void errors.push({ msg, fields }), child: () => logger }
+    const logger = recordingLogger()
     const output = join(dir, 'out.ts')
     const summary = await broken.encode({ input: 'lavfi:testsrc2=size=160x90:rate=25', output, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false, maxFrames: 60, logger })
     expect(summary).toMatchObject({ frames: 60, measured: 0, unmeasured: 60, metricsErrors: 60, overload: 0 })
     // The worker's death or the first frame it failed, whichever came first; nothing more in the window.
+    const errors = logger.lines.filter((l) => l.level === 'error')
     expect(errors).toHaveLength(1)
     expect(errors[0]!.msg).toMatch(/^metrics worker (stopped|failed)/)
     expect(errors[0]!.fields).toMatchObject({ total: 1, error: expect.stringContaining('no kernels here') })

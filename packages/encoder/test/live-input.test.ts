@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Logger, VideoCodec } from '@mqa/common'
+import { recordingLogger, VideoCodec } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, startImpair, type ReportFrame } from '../src/index.js'
 import { IPV4_VETH, IPV6_VETH, inPrivateNetwork, privateNetworkAvailable } from '../../../scripts/lib/private-network.js'
@@ -132,8 +132,7 @@ describe('live inputs over UDP on 127.0.0.1', () => {
   it('a receive buffer the system will not give is one warning naming the input and the limit to raise', async () => {
     const port = nextPort++
     const asked = Math.min(0x7fffffff, rmemMax * 4)
-    const warnings: { msg: string; fields: Record<string, unknown> }[] = []
-    const logger: Logger = { debug: () => {}, info: () => {}, warn: (msg, fields = {}) => void warnings.push({ msg, fields }), error: () => {}, child: () => logger }
+    const logger = recordingLogger()
     const stop = new AbortController()
     const input = `udp://127.0.0.1:${port}?buffer_size=${asked}`
     const encoding = encode({ input, output: join(workDir('udp-buffer'), 'never.ts'), ...live, logger, signal: stop.signal })
@@ -141,7 +140,7 @@ describe('live inputs over UDP on 127.0.0.1', () => {
     await sleep(200)
     stop.abort()
     await encoding
-    expect(warnings).toEqual([{ msg: expect.stringContaining(`the receive buffer of input ${JSON.stringify(input)} is ${2 * rmemMax} bytes, not the ${asked} asked`), fields: { code: 'ERR_UDP_BUFFER' } }])
+    expect(logger.lines.filter((l) => l.level === 'warn').map(({ msg, fields }) => ({ msg, fields }))).toEqual([{ msg: expect.stringContaining(`the receive buffer of input ${JSON.stringify(input)} is ${2 * rmemMax} bytes, not the ${asked} asked`), fields: { code: 'ERR_UDP_BUFFER' } }])
   }, 30_000)
 
   it('a stop writes what was already received: decoder and encoder drained, a clean tail', async () => {
@@ -507,9 +506,9 @@ describe('scores given up on', () => {
     const dir = workDir('given-up')
     // Live (paced), and no wait at all for scores: most packets leave before their recon frame is
     // even decoded, while their source pictures are held in the slab.
-    const pool: { msg: string; fields: Record<string, unknown> }[] = []
-    const logger: Logger = { debug: (msg, fields = {}) => void (msg.startsWith('metrics pool') && pool.push({ msg, fields })), info: () => {}, warn: () => {}, error: () => {}, child: () => logger }
+    const logger = recordingLogger()
     const summary = await encode({ input: fixture('h264-320x180.ts'), output: join(dir, 'out.ts'), ...live, realtime: true, maxScoreWaitMs: 0, maxFrames: 40, logger })
+    const pool = logger.lines.filter((l) => l.level === 'debug' && l.msg.startsWith('metrics pool'))
     expect(summary.frames).toBe(40)
     expect(summary.late).toBeGreaterThan(20)
     expect(summary.unmeasured).toBe(summary.overload + summary.late)
@@ -539,9 +538,9 @@ describe('damaged input', () => {
     const run = async (file: string, name: string) => {
       const rep = join(dir, `${name}.json`)
       // The metrics pool's last word: every source picture it held was measured or given back.
-      const closing: Record<string, unknown>[] = []
-      const logger: Logger = { debug: (msg, fields = {}) => void (msg === 'metrics pool closing' && closing.push(fields)), info: () => {}, warn: () => {}, error: () => {}, child: () => logger }
-      const summary = await encode({ input: file, output: join(dir, `${name}.ts`), ...live, workers: 2, report: rep, logger })
+      const logger = recordingLogger()
+      const summary = await encode({ input: file, output: join(dir, `${name}-out.ts`), ...live, workers: 2, report: rep, logger })
+      const closing = logger.lines.filter((l) => l.msg === 'metrics pool closing').map((l) => l.fields)
       expect(closing).toHaveLength(1)
       expect(closing[0]).toMatchObject({ slotsHeld: 0 })
       expect(closing[0]!.slabSlots).toBeLessThanOrEqual(48)
