@@ -465,6 +465,20 @@ describe('audio', () => {
     expect(late.filter((f) => typeof f.audio !== 'number')).toEqual([])
   })
 
+  // Before: the second track went without a word, and the first lost its language.
+  it.each(['out.ts', 'out.mp4'])('of two audio streams (eng, fra) the first is carried with its language (%s), and a line names the one left out', async (name) => {
+    const input = join(dir, 'two-languages.ts')
+    if (!existsSync(input)) {
+      execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-f', 'lavfi', '-i', 'sine=f=440', '-f', 'lavfi', '-i', 'sine=f=880:r=48000,aformat=channel_layouts=stereo', '-map', '0', '-map', '1', '-map', '2', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fra', input])
+    }
+    const output = join(dir, `two-languages-${name}`)
+    const log = recordingLogger()
+    await encode({ ...base, input, output, logger: log })
+    const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name:stream_tags=language', '-of', 'json', output], { encoding: 'utf8' })) as { streams: { codec_name: string; tags?: { language?: string } }[] }
+    expect(probed.streams.map((st) => [st.codec_name, st.tags?.language])).toEqual([['aac', 'eng']])
+    expect(log.lines.filter((l) => /more than one audio stream/.test(l.msg)).map((l) => l.fields)).toEqual([{ carried: '#1 aac mono eng', leftOut: ['#2 aac stereo fra'] }])
+  })
+
   it('AAC is copied, not encoded again: every output audio packet is an input packet, byte for byte', async () => {
     const output = join(dir, 'copy.ts')
     const summary = await encode({ ...base, input: aacMp4, output })

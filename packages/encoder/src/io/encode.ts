@@ -345,6 +345,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     throw new EncodeError(EncodeErrorCode.AUDIO_COPY, `the input audio is ${audioIn.codecpar.name}, which cannot be copied (only ${COPYABLE_AUDIO.join(', ')}): encode it to AAC instead`)
   }
   const audioCopy = audioCopyable && audioMode !== AudioMode.AAC
+  if (audioIn) {
+    const others = input.demuxer.streams.filter((st) => st.codecpar.codec_type === 'audio' && st.index !== audioIn!.index)
+    if (others.length > 0) log.info('the input has more than one audio stream: mqa carries the first, the others are left out', { carried: describeAudio(audioIn), leftOut: others.map(describeAudio) })
+  }
   let audioDecoder: Beamcoder.Decoder | undefined
   let audioAnalyzer: AudioAnalyzer | undefined
   if (audioIn) {
@@ -475,7 +479,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       for (const k of ['sample_rate', 'channels', 'channel_layout', 'format', 'frame_size', 'bit_rate', 'extradata', 'profile']) {
         if (par[k] !== undefined && par[k] !== null) codecpar[k] = par[k]
       }
-      audioStreamIndex = output.addStream({ name: aac ? 'aac' : audioIn.codecpar.name, codecpar })
+      audioStreamIndex = output.addStream({ name: aac ? 'aac' : audioIn.codecpar.name, codecpar, language: streamLanguage(audioIn) })
     }
     try {
       await output.open()
@@ -1119,6 +1123,18 @@ interface AacState {
   filter: Beamcoder.Filterer | undefined
   /** The last decoded frame given to the filter: its format, and where it ends (input ticks). */
   last: { format: string; sampleRate: number; channels: number; layout: string; endIn: number } | undefined
+}
+
+/** A stream's ISO 639-2 language tag, when the input names one. */
+function streamLanguage(stream: Beamcoder.Stream): string | undefined {
+  const language = (stream.metadata as Record<string, string> | undefined)?.language
+  return language && language !== 'und' ? language : undefined
+}
+
+/** "#2 aac stereo fra", for a log line. */
+function describeAudio(stream: Beamcoder.Stream): string {
+  const par = stream.codecpar
+  return [`#${stream.index}`, par.name, layoutOf(par.channel_layout, par.channels), streamLanguage(stream)].filter(Boolean).join(' ')
 }
 
 /** The AAC output stream's parameters, from its encoder (open from the start, so extradata is set). */

@@ -87,6 +87,8 @@ export function ioUrl(spec: string): string {
 export interface StreamSpec {
   readonly name: string
   readonly codecpar: Record<string, unknown>
+  /** ISO 639-2 language tag (the TS PMT's ISO_639_language_descriptor, MP4's mdhd). */
+  readonly language?: string | undefined
 }
 
 /** Told of each packet a UDP output could not send (it is lost on that output; the others go on). */
@@ -156,6 +158,7 @@ export class Outputs {
     for (const m of this.#muxers) {
       const s = m.newStream({ name: spec.name, time_base: [1, 90000] } as never)
       Object.assign(s.codecpar, spec.codecpar)
+      if (spec.language) s.metadata = { language: spec.language }
       index = s.index
     }
     return index
