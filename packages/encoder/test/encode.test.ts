@@ -139,6 +139,35 @@ describe('an input whose picture size changes mid-stream (a source switched upst
   })
 })
 
+describe('an input whose video and audio come back on other PIDs (an upstream encoder reconfigured)', () => {
+  // Before: FFmpeg's demuxer added the new streams, the encoder read only the first ones, and the
+  // output stopped at the change (50 frames of 100), with nothing logged.
+  it('follows them there: every frame but the old stream\'s last, audio to the end, a line for each move', async () => {
+    const dir = workDir('pid-change')
+    const [first, second, joined, output, report] = ['first.ts', 'second.ts', 'joined.ts', 'out.ts', 'report.json'].map((f) => join(dir, f)) as [string, string, string, string, string]
+    const part = (tone: string, extra: string[], file: string) =>
+      execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-f', 'lavfi', '-i', tone, '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac', '-muxdelay', '0', '-muxpreload', '0', ...extra, file])
+    part('sine=f=440:r=48000', [], first)
+    part('sine=f=880:r=48000', ['-output_ts_offset', '2', '-streamid', '0:0x1e1', '-streamid', '1:0x1e2', '-mpegts_pmt_start_pid', '0x1500'], second)
+    writeFileSync(joined, Buffer.concat([readFileSync(first), readFileSync(second)]))
+    const log = recordingLogger()
+    const summary = await encode({ input: joined, output, report, codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false, logger: log })
+    expect(log.lines.filter((l) => /moved to another stream/.test(l.msg)).map((l) => [l.msg.split(' moved')[0], l.fields])).toEqual([
+      ['the input audio', { from: '#1 PID 0x101 aac', to: '#3 PID 0x1e2 aac' }],
+      ['the input video', { from: '#0 PID 0x100 h264', to: '#2 PID 0x1e1 h264' }],
+    ])
+    // The old video stream's last picture stays in FFmpeg's demuxer (a PES is handed on when the
+    // next one of its PID starts): it is the one frame lost.
+    const frames = readReport(report)
+    expect(frames.filter((f) => f.frameIndex >= 50)).toHaveLength(50)
+    expect(summary.frames).toBeGreaterThanOrEqual(97)
+    expect(summary.measured).toBe(summary.frames)
+    const audio = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=duration', '-of', 'json', output], { encoding: 'utf8' })) as { streams: { duration: string }[] }
+    expect(Number(audio.streams[0]!.duration)).toBeGreaterThan(3.9)
+    expect(ffmpegDecodeErrors(output)).toBe('')
+  })
+})
+
 describe('an input picture x264 cannot take as it is (no --size)', () => {
   const base = { codec: VideoCodec.H264, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false } as const
   /** The picture sizes of the decoded output's frames, each once. */

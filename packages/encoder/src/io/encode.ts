@@ -25,6 +25,7 @@ import { aacLayout, defaultAacBitrateKbps } from '../audio-encoder-options.js'
 import { FrameClock, type SmpteStart, TimecodeMode } from '../frame-clock.js'
 import { InputAnalyzer, lumaSampleStep, sampleLuma } from '../input-analysis.js'
 import { ReleaseQueue } from '../release-queue.js'
+import { StreamFollower } from '../stream-follower.js'
 import { type FidelityScores, type FrameMeta, GopSummarizer, PSNR_CAP_DB, frameRecord, stampAccessUnit } from '../stamp.js'
 import { type ColourDescription, colourDescription, colourFields, defaultPictureSize, MIN_PICTURE_SIDE, outputSampleAspect, pictureFitFilter, videoEncoderOptions } from '../video-encoder-options.js'
 import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
@@ -251,9 +252,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
 
   const rate = input.rate
-  const inputCodecName = input.demuxer.streams[input.videoIndex]!.codecpar.name
   /** The input's video codec where it can carry our SEI (its `tc`); other codecs are not read for it. */
-  const inputVideoCodec = inputCodecName === 'h264' ? VideoCodec.H264 : inputCodecName === 'hevc' ? VideoCodec.H265 : undefined
+  const seiCodecOf = (name: string) => (name === 'h264' ? VideoCodec.H264 : name === 'hevc' ? VideoCodec.H265 : undefined)
+  let inputVideoCodec = seiCodecOf(input.demuxer.streams[input.videoIndex]!.codecpar.name)
   const grid = segmentGrid({ rate, gopSeconds: options.gopSeconds, segmentSeconds: options.segmentSeconds })
   const smpteStart = smpteStartOf(input)
   if (smpteStart && options.timecode === 'input') log.info('input has a SMPTE start timecode: frames count on from it', { timecode: smpteStart.timecode })
@@ -302,6 +303,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let metricsErrors = 0
   let late = 0
   let decodeErrors = 0
+  let videoPackets = 0
   let decodeErrorsSinceFrame = 0
   let inputErrors = 0
   let droppedInputFrames = 0
@@ -320,7 +322,31 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let mqaSum = 0
   let lastRecord: MqaRecordInput | undefined
 
-  const decoder = await closingInputOnError(() => b.decoder({ demuxer: input.demuxer, stream_index: input.videoIndex, thread_count: 0 } as never))
+  let decoder = await closingInputOnError(() => b.decoder({ demuxer: input.demuxer, stream_index: input.videoIndex, thread_count: 0 } as never))
+  /** The input streams followed: a live TS whose video or audio comes back on another PID is followed there. */
+  const videoFollower = new StreamFollower<Beamcoder.Packet>(input.videoIndex)
+  const audioFollower = new StreamFollower<Beamcoder.Packet>(input.audioIndex ?? -1)
+  /** Each input stream's type and time base, read once per stream. */
+  const streamInfo = new Map<number, { kind: string; secondsPerTick: number }>()
+  const streamOf = (index: number): { kind: string; secondsPerTick: number } | undefined => {
+    const known = streamInfo.get(index)
+    if (known !== undefined) return known
+    // beamcoder keeps the demuxer's stream list as it was at its first read (in `__streams`): a
+    // stream FFmpeg added since (a new PID in a live TS) is in it only once that is cleared.
+    if (input.demuxer.streams[index] === undefined) (input.demuxer as unknown as { __streams?: unknown }).__streams = undefined
+    const st = input.demuxer.streams[index]
+    const kind = st?.codecpar.codec_type
+    if (!st || !kind || !['video', 'audio', 'data', 'subtitle'].includes(kind)) return undefined
+    const info = { kind, secondsPerTick: st.time_base[0]! / st.time_base[1]! }
+    streamInfo.set(index, info)
+    return info
+  }
+  /** A packet's time on its stream's clock, in seconds, for a follower (which needs it only for a stream it does not follow). */
+  const packetSeconds = (follower: StreamFollower<Beamcoder.Packet>, packet: Beamcoder.Packet, secondsPerTick: number): number | undefined => {
+    if (packet.stream_index === follower.current) return undefined
+    const t = packet.dts ?? packet.pts
+    return typeof t === 'number' ? t * secondsPerTick : undefined
+  }
   // A live demuxer may be waiting for bytes: stopping ends its input so the read returns, and what
   // was already received is still demuxed, decoded, encoded and written, for at most STOP_DRAIN_MS.
   let stoppedAt: number | undefined
@@ -583,6 +609,78 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     if (!frames.includes(src)) releaseFrame(src)
   }
 
+  async function handleVideoPacket(packet: Beamcoder.Packet): Promise<void> {
+    videoPackets++
+    // Our SEI `tc` in the input sets F only with --timecode input (FrameClock); else it is not read.
+    if (options.timecode === TimecodeMode.INPUT) noteTimecode(packet)
+    let decoded: Beamcoder.Frame[] = []
+    try {
+      decoded = (await decoder.decode(packet)).frames
+    } catch (err) {
+      decodeErrors++
+      decodeErrorsSinceFrame++
+      const r = errorLog.record('ERR_DECODE')
+      if (r) log.warn('input decode error', { error: (err as Error).message, total: r.total })
+    }
+    for (const f of decoded) {
+      if (options.maxFrames !== undefined && fn >= options.maxFrames) break
+      if (pastStopDeadline()) break
+      await handleSourceFrame(f)
+    }
+  }
+
+  /**
+   * The input's video has moved to stream `to` (StreamFollower): the old decoder's last frames are
+   * encoded, and a decoder for the new stream (its codec may differ) takes over. False, and the
+   * old stream followed again, when the new one cannot be decoded.
+   */
+  async function followVideo(from: number, to: number): Promise<boolean> {
+    const streams = input.demuxer.streams
+    let next: Beamcoder.Decoder
+    try {
+      next = b.decoder({ demuxer: input.demuxer, stream_index: to, thread_count: 0 } as never)
+    } catch (err) {
+      videoFollower.stay(from)
+      const r = errorLog.record('ERR_FOLLOW_VIDEO')
+      if (r) log.warn('the input video moved to a stream that cannot be decoded: it is not followed', { to: describeStream(streams[to]!), error: beamcoderMessage(err), total: r.total })
+      return false
+    }
+    log.info('the input video moved to another stream (a reconfigured upstream): it is followed there', { from: describeStream(streams[from]!), to: describeStream(streams[to]!) })
+    for (const f of await flushFrames(decoder)) await handleSourceFrame(f)
+    decoder = next
+    inputVideoCodec = seiCodecOf(streams[to]!.codecpar.name)
+    return true
+  }
+
+  /**
+   * The input's audio has moved to stream `to`: decoded from there (and for AAC encoding, converted
+   * by a graph made for its format). Copied audio moves only to the same codec on the same clock
+   * (the output's stream is that codec); else, and when it cannot be decoded, the old stream is
+   * followed again and the move is reported.
+   */
+  async function followAudio(from: number, to: number): Promise<boolean> {
+    const streams = input.demuxer.streams
+    const next = streams[to]!
+    const refuse = (why: string, extra: Record<string, unknown> = {}) => {
+      audioFollower.stay(from)
+      const r = errorLog.record('ERR_FOLLOW_AUDIO')
+      if (r) log.warn(`the input audio moved to a stream ${why}: it is not followed`, { to: describeStream(next), ...extra, total: r.total })
+      return false
+    }
+    if (!aac && next.codecpar.name !== audioIn!.codecpar.name) return refuse(`of another codec than the one copied (${audioIn!.codecpar.name})`)
+    if (next.time_base[0] !== audioIn!.time_base[0] || next.time_base[1] !== audioIn!.time_base[1]) return refuse('on another time base')
+    let nextDecoder: Beamcoder.Decoder
+    try {
+      nextDecoder = b.decoder({ demuxer: input.demuxer, stream_index: to } as never)
+    } catch (err) {
+      return refuse('that cannot be decoded', { error: beamcoderMessage(err) })
+    }
+    log.info('the input audio moved to another stream (a reconfigured upstream): it is followed there', { from: describeStream(streams[from]!), to: describeStream(next) })
+    audioDecoder = nextDecoder
+    audioIn = next
+    return true
+  }
+
   async function pace(frameIndex: number): Promise<void> {
     const mediaMs = (frameIndex * 1000 * rate.den) / rate.num
     if (firstWallMs === undefined || firstPtsTicks === undefined) {
@@ -753,7 +851,6 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         (err: unknown) => log.error('metrics worker did not start: frames will be left unmeasured', { error: (err as Error).message }),
       )
     }
-    let videoPackets = 0
     if (options.signal?.aborted) onAbort()
     for (;;) {
       if (writeFailure) break
@@ -776,28 +873,20 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         continue
       }
       if (!packet) break
-      if (packet.stream_index === input.audioIndex && audioIn) {
-        await handleAudio(packet)
+      const stream = streamOf(packet.stream_index)
+      const kind = stream?.kind
+      if (kind === 'audio' && audioIn) {
+        const seen = audioFollower.observe(packet.stream_index, packet, packetSeconds(audioFollower, packet, stream!.secondsPerTick))
+        if (!seen.follow) continue
+        if (seen.movedFrom !== undefined && !(await followAudio(seen.movedFrom, packet.stream_index))) continue
+        for (const p of [...(seen.backlog ?? []), packet]) await handleAudio(p)
         continue
       }
-      if (packet.stream_index !== input.videoIndex) continue
-      videoPackets++
-      // Our SEI `tc` in the input sets F only with --timecode input (FrameClock); else it is not read.
-      if (options.timecode === TimecodeMode.INPUT) noteTimecode(packet)
-      let decoded: Beamcoder.Frame[] = []
-      try {
-        decoded = (await decoder.decode(packet)).frames
-      } catch (err) {
-        decodeErrors++
-        decodeErrorsSinceFrame++
-        const r = errorLog.record('ERR_DECODE')
-        if (r) log.warn('input decode error', { error: (err as Error).message, total: r.total })
-      }
-      for (const f of decoded) {
-        if (options.maxFrames !== undefined && fn >= options.maxFrames) break
-        if (pastStopDeadline()) break
-        await handleSourceFrame(f)
-      }
+      if (kind !== 'video') continue
+      const seen = videoFollower.observe(packet.stream_index, packet, packetSeconds(videoFollower, packet, stream!.secondsPerTick))
+      if (!seen.follow) continue
+      if (seen.movedFrom !== undefined && !(await followVideo(seen.movedFrom, packet.stream_index))) continue
+      for (const p of [...(seen.backlog ?? []), packet]) await handleVideoPacket(p)
     }
     if (writeFailure) throw writeFailure.error
     // Also after a stop: the frames the decoder holds were received, and make a clean tail.
@@ -1135,6 +1224,12 @@ function streamLanguage(stream: Beamcoder.Stream): string | undefined {
 function describeAudio(stream: Beamcoder.Stream): string {
   const par = stream.codecpar
   return [`#${stream.index}`, par.name, layoutOf(par.channel_layout, par.channels), streamLanguage(stream)].filter(Boolean).join(' ')
+}
+
+/** "#1 PID 0x1e1 hevc", for a log line (the PID is a TS stream's id). */
+function describeStream(stream: Beamcoder.Stream): string {
+  const pid = stream.id > 0 ? `PID 0x${stream.id.toString(16)}` : undefined
+  return [`#${stream.index}`, pid, stream.codecpar.name].filter(Boolean).join(' ')
 }
 
 /** The AAC output stream's parameters, from its encoder (open from the start, so extradata is set). */

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest'
+import { StreamFollower } from '../src/stream-follower.js'
+
+/** Packets of one stream at 25 a second from `t0`, named by their number. */
+const at = (t0: number, i: number) => t0 + i / 25
+
+describe('the stream the encoder follows', () => {
+  it('follows its stream; another alone for a second of its own time takes over, its run handed over', () => {
+    const f = new StreamFollower<string>(0, { minPackets: 3, minSeconds: 1 })
+    expect(f.observe(0, 'a0', 0)).toEqual({ follow: true })
+    // The new stream restarted its clock at 0 (upstream reconfigured): its own time counts.
+    for (let i = 0; i < 25; i++) expect(f.observe(2, `c${i}`, at(0, i))).toEqual({ follow: false })
+    const moved = f.observe(2, 'c25', at(0, 25))
+    expect(moved).toEqual({ follow: true, movedFrom: 0, backlog: Array.from({ length: 25 }, (_, i) => `c${i}`) })
+    expect(f.current).toBe(2)
+    expect(f.observe(2, 'c26', at(0, 26))).toEqual({ follow: true })
+    // The old stream is now the other one.
+    expect(f.observe(0, 'a1', 0.04)).toEqual({ follow: false })
+  })
+
+  it('a stream beside the followed one (a second language, a PES of several frames at a time) never takes over while the followed one goes on', () => {
+    const f = new StreamFollower(0, { minPackets: 3, minSeconds: 1 })
+    for (let pes = 0; pes < 100; pes++) {
+      // 15 frames of the other stream in a row (0.3 s), then one of ours.
+      for (let k = 0; k < 15; k++) expect(f.observe(4, k, at(0, pes * 15 + k)).follow).toBe(false)
+      expect(f.observe(0, pes, at(0, pes * 15)).follow).toBe(true)
+    }
+    expect(f.current).toBe(0)
+  })
+
+  it('needs `minPackets` too, and a run must be of one stream: two others taking turns never take over', () => {
+    const few = new StreamFollower(0, { minPackets: 5, minSeconds: 1 })
+    expect(few.observe(1, 'x', 0).follow).toBe(false)
+    expect(few.observe(1, 'y', 10).follow).toBe(false) // 10 s apart, but 2 packets
+    const f = new StreamFollower(0, { minPackets: 2, minSeconds: 1 })
+    for (let i = 0; i < 100; i++) {
+      expect(f.observe(1, i, at(0, i)).follow).toBe(false)
+      expect(f.observe(2, i, at(0, i)).follow).toBe(false)
+    }
+    expect(f.current).toBe(0)
+  })
+
+  it('packets without a time never make a move on their own, and the backlog is bounded', () => {
+    const f = new StreamFollower(0, { minPackets: 2, minSeconds: 1, maxBacklog: 4 })
+    for (let i = 0; i < 50; i++) expect(f.observe(1, i, undefined).follow).toBe(false)
+    const moved = f.observe(1, 50, 0)
+    expect(moved.follow).toBe(false)
+    expect(f.observe(1, 51, 1)).toEqual({ follow: true, movedFrom: 0, backlog: [48, 49, 50] })
+  })
+
+  it('stay() undoes a move the caller could not make, and the run starts again', () => {
+    const f = new StreamFollower<string>(0, { minPackets: 2, minSeconds: 1 })
+    f.observe(1, 'b0', 0)
+    expect(f.observe(1, 'b1', 1)).toEqual({ follow: true, movedFrom: 0, backlog: ['b0'] })
+    f.stay(0)
+    expect(f.current).toBe(0)
+    expect(f.observe(1, 'b2', 2)).toEqual({ follow: false })
+    expect(f.observe(1, 'b3', 3)).toEqual({ follow: true, movedFrom: 0, backlog: ['b2'] })
+  })
+})
