@@ -646,7 +646,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       return false
     }
     log.info('the input video moved to another stream (a reconfigured upstream): it is followed there', { from: describeStream(streams[from]!), to: describeStream(streams[to]!) })
-    for (const f of await flushFrames(decoder)) await handleSourceFrame(f)
+    for (const f of await flushFrames(decoder)) {
+      if ((options.maxFrames !== undefined && fn >= options.maxFrames) || pastStopDeadline()) break
+      await handleSourceFrame(f)
+    }
     decoder = next
     inputVideoCodec = seiCodecOf(streams[to]!.codecpar.name)
     return true
