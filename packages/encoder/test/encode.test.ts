@@ -254,6 +254,15 @@ describe("what the input says about its picture: the pixels' shape (sample aspec
     expect(probed.streams[0]).toEqual({ color_range: 'tv', color_space: matrix, color_transfer: transfer, color_primaries: primaries })
   })
 
+  it('an interlaced input is said to be one, once, with its field order (it is encoded as progressive pictures, fields woven)', async () => {
+    const dir = workDir('interlaced')
+    const input = join(dir, 'in.ts')
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x192:rate=25', '-vf', 'interlace', '-frames:v', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-flags', '+ildct+ilme', '-x264opts', 'tff=1', input])
+    const log = recordingLogger()
+    expect((await encode({ ...base, input, output: join(dir, 'out.ts'), logger: log })).measured).toBe(6)
+    expect(log.lines.filter((l) => /interlaced/.test(l.msg)).map((l) => l.fields)).toEqual([{ fieldOrder: 'top field first' }])
+  })
+
   it('scaled by --size, the picture keeps its shape (as FFmpeg\'s scale filter does): HDV 1440x1080 4:3 pixels to 640x360 square ones', async () => {
     const dir = workDir('sar-scaled')
     const input = join(dir, 'hdv.ts')

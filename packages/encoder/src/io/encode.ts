@@ -289,6 +289,8 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   /** What the output's samples mean: the first encoded frame's colour description (after the scaler, which may change the range). */
   let colour: ColourDescription | undefined
   let lastInputPicture: string | undefined
+  /** An interlaced input has been said to be one (once). */
+  let interlaceSaid = false
   let fn = 0
   let packetsOut = 0
   /** F of the last frame kept: the segment grid's side of the clock. */
@@ -427,6 +429,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
           output: `${fit.width}x${fit.height}`,
         })
       }
+    }
+    if (!interlaceSaid && frame.interlaced_frame) {
+      interlaceSaid = true
+      log.info('the input is interlaced: its frames are encoded and measured as progressive pictures, both fields woven (deinterlace upstream for a picture without combing)', { fieldOrder: frame.top_field_first ? 'top field first' : 'bottom field first' })
     }
     const { w, h } = outputSize
     const input = `${frame.width}x${frame.height} ${frame.format}`
