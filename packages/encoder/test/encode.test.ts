@@ -257,7 +257,7 @@ describe("what the input says about its picture: the pixels' shape (sample aspec
   it('an interlaced input is said to be one, once, with its field order (it is encoded as progressive pictures, fields woven)', async () => {
     const dir = workDir('interlaced')
     const input = join(dir, 'in.ts')
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x192:rate=25', '-vf', 'interlace', '-frames:v', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-flags', '+ildct+ilme', '-x264opts', 'tff=1', input])
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x192:rate=50', '-vf', 'interlace', '-frames:v', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-flags', '+ildct+ilme', '-x264opts', 'tff=1', input])
     const log = recordingLogger()
     expect((await encode({ ...base, input, output: join(dir, 'out.ts'), logger: log })).measured).toBe(6)
     expect(log.lines.filter((l) => /interlaced/.test(l.msg)).map((l) => l.fields)).toEqual([{ fieldOrder: 'top field first' }])
