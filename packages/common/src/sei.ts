@@ -4,6 +4,11 @@ import { escapeRbsp, unescapeRbsp } from './rbsp.js'
 
 /** payloadType of user_data_unregistered (H.264 D.1.6, H.265 D.2.6). */
 export const SEI_USER_DATA_UNREGISTERED = 5
+/** payloadType of user_data_registered_itu_t_t35 (H.264 D.1.5, H.265 D.2.5): closed captions. */
+export const SEI_USER_DATA_REGISTERED_T35 = 4
+
+/** The T.35 header of ATSC A/53 Part 4 caption data: USA (0xB5), ATSC (0x0031), "GA94", cc_data (3). */
+const A53_CC_HEADER = [0xb5, 0x00, 0x31, 0x47, 0x41, 0x39, 0x34, 0x03]
 
 export interface SeiMessage {
   readonly payloadType: number
@@ -93,6 +98,33 @@ export function parseSeiNal(codec: VideoCodec, nal: Uint8Array, offset = 0): Sei
   const h = nalHeaderSize(codec)
   if (nal.length <= h) throw new MqaError(ErrorCode.SEI_TRUNCATED, `SEI NAL of ${nal.length} bytes has no RBSP`, { offset })
   return parseSeiRbsp(unescapeRbsp(nal.subarray(h)), offset + h)
+}
+
+/**
+ * Closed captions as SEI (ATSC A/53 Part 4, in user_data_registered_itu_t_t35, as FFmpeg's libx264
+ * wrapper writes them for H.264 and H.265 carries them too): `ccData` is cc_data's triples
+ * (cc_valid and cc_type, then two bytes), as FFmpeg's A53_CC frame side data holds them. cc_count
+ * is 5 bits: more than 31 triples go into one message each 31.
+ */
+export function buildA53CaptionSei(ccData: Uint8Array): SeiMessage[] {
+  if (ccData.length % 3 !== 0) throw new MqaError(ErrorCode.VALUE_RANGE, `cc_data is whole triples, got ${ccData.length} bytes`)
+  const out: SeiMessage[] = []
+  for (let at = 0; at < ccData.length; at += 31 * 3) {
+    const triples = ccData.subarray(at, Math.min(ccData.length, at + 31 * 3))
+    // process_cc_data_flag, cc_count; em_data (0xFF); the triples; marker_bits (0xFF).
+    const payload = Uint8Array.from([...A53_CC_HEADER, 0x40 | (triples.length / 3), 0xff, ...triples, 0xff])
+    out.push({ payloadType: SEI_USER_DATA_REGISTERED_T35, payload })
+  }
+  return out
+}
+
+/** The cc_data triples of an A/53 caption message (`buildA53CaptionSei`'s inverse); undefined for any other message. */
+export function readA53Captions(message: SeiMessage): Uint8Array | undefined {
+  const p = message.payload
+  if (message.payloadType !== SEI_USER_DATA_REGISTERED_T35 || p.length < A53_CC_HEADER.length + 2 || !A53_CC_HEADER.every((b, i) => p[i] === b)) return undefined
+  const count = p[A53_CC_HEADER.length]! & 0x1f
+  const from = A53_CC_HEADER.length + 2
+  return p.length < from + count * 3 ? undefined : p.slice(from, from + count * 3)
 }
 
 /** user_data_unregistered: a 16-byte UUID, then the data. */

@@ -4,6 +4,7 @@ import {
   ErrorCode,
   MQA_SEI_UUID,
   VideoCodec,
+  buildA53CaptionSei,
   buildMqaSeiNal,
   buildSeiNal,
   buildUserDataUnregistered,
@@ -13,6 +14,7 @@ import {
   joinLengthPrefixed,
   parseSeiNal,
   parseSeiRbsp,
+  readA53Captions,
   readMqaRecords,
   serializeSeiRbsp,
   splitAnnexB,
@@ -173,5 +175,31 @@ describe('inserting the SEI into an access unit', () => {
     expect(found.records.map((r) => r.frameNumber)).toEqual([1])
     expect(found.errors.map((e) => e.code)).toEqual([ErrorCode.SEI_TRUNCATED, ErrorCode.PAYLOAD_VALUE])
     expect(found.errors[0]!.offset).toBe(3)
+  })
+})
+
+describe('closed captions (ATSC A/53 Part 4 in user_data_registered_itu_t_t35)', () => {
+  it('are written as FFmpeg writes them (libx264 wrapper, ff_alloc_a53_sei) and read back', () => {
+    const cc = hex('fc 94 20 fc 80 80')
+    const [m, ...more] = buildA53CaptionSei(cc)
+    expect(more).toHaveLength(0)
+    expect(m!.payloadType).toBe(4)
+    // country 0xB5, provider 0x0031, "GA94", type 3, process_cc_data_flag | cc_count 2, em_data 0xFF, triples, marker 0xFF.
+    expect(toHex(m!.payload)).toBe('b50031474139340342fffc9420fc8080ff')
+    expect(readA53Captions(m!)).toEqual(cc)
+    // Through a whole SEI NAL (emulation prevention and all) and back.
+    expect(parseSeiNal(H265, buildSeiNal(H265, [m!])).map(readA53Captions)).toEqual([cc])
+  })
+  it('more than 31 triples (cc_count is 5 bits) go into one message each 31', () => {
+    const cc = Uint8Array.from({ length: 40 * 3 }, (_, i) => (i % 3 === 0 ? 0xfc : i & 0x7f))
+    const messages = buildA53CaptionSei(cc)
+    expect(messages.map((msg) => readA53Captions(msg)!.length / 3)).toEqual([31, 9])
+    expect(concatBytes(...messages.map((msg) => readA53Captions(msg)!))).toEqual(cc)
+  })
+  it('refuses a part triple; other messages, other T.35 data and short payloads are not captions', () => {
+    expect(catchError(() => buildA53CaptionSei(hex('fc 94'))).message).toMatch(/whole triples, got 2 bytes/)
+    expect(readA53Captions(buildUserDataUnregistered(MQA_SEI_UUID, ascii('v=1')))).toBeUndefined()
+    expect(readA53Captions({ payloadType: 4, payload: hex('b5 00 3c 00 01 04') })).toBeUndefined() // another provider (HDR10+)
+    expect(readA53Captions({ payloadType: 4, payload: hex('b5 00 31 47 41 39 34 03 45 ff fc 94') })).toBeUndefined() // says 5 triples, has 1
   })
 })

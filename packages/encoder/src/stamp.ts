@@ -5,6 +5,7 @@ import {
   SEI_USER_DATA_UNREGISTERED,
   ScoreScope,
   aggregateScores,
+  buildA53CaptionSei,
   buildMqaSeiNal,
   buildSeiNal,
   bytesEqual,
@@ -30,6 +31,8 @@ export interface FrameMeta {
   readonly analysis: FrameAnalysis
   /** MQA-AUDIO of the audio spanning the frame, when there is audio. */
   readonly audio?: number | undefined
+  /** The source frame's closed captions (A/53 cc_data), kept for an encoder that does not write them (libx265). */
+  readonly captions?: Uint8Array | undefined
 }
 
 export interface FidelityScores {
@@ -100,6 +103,12 @@ export class GopSummarizer {
 export interface StampOptions {
   /** Keep user-data SEI that is not ours (stale upstream scores, encoder info). Default: strip it. */
   readonly keepForeignSei?: boolean
+  /**
+   * The frame's closed captions (A/53 cc_data triples, FFmpeg's A53_CC side data), written as an
+   * SEI of their own after ours: for H.265, whose FFmpeg 5.1 encoder wrapper drops them (libx264's
+   * writes them itself).
+   */
+  readonly captions?: Uint8Array | undefined
 }
 
 /**
@@ -120,6 +129,7 @@ export function stampAccessUnit(codec: VideoCodec, au: Uint8Array, records: read
   }
   const at = seiInsertIndex(codec, kept.map((data, i) => ({ type: nalType(codec, data[0]!), data, offset: i, start: i })))
   const ours = records.map((r) => buildMqaSeiNal(codec, r))
+  if (options.captions && options.captions.length > 0) ours.push(buildSeiNal(codec, buildA53CaptionSei(options.captions)))
   return joinAnnexB([...kept.slice(0, at), ...ours, ...kept.slice(at)])
 }
 

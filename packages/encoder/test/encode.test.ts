@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram'
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { MQA_SEI_UUID, recordingLogger, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
+import { MQA_SEI_UUID, buildA53CaptionSei, buildSeiNal, insertSeiAnnexB, isSeiNal, parseSeiNal, readA53Captions, recordingLogger, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
@@ -136,6 +136,45 @@ describe('an input whose picture size changes mid-stream (a source switched upst
     const frames = (JSON.parse(readFileSync(report, 'utf8')) as { frames: ReportFrame[] }).frames
     const after = frames.slice(-40)
     expect(Math.min(...after.map((f) => f.psnrDb ?? 0))).toBeGreaterThan(35)
+  })
+})
+
+describe('closed captions (CEA-608 in ATSC A/53 SEI, as contribution feeds carry them)', () => {
+  const dir = workDir('captions')
+  const input = join(dir, 'captioned.ts')
+  // 50 frames, each with its own two caption bytes, in an A/53 SEI before its slice.
+  const cc = (i: number) => Uint8Array.from([0xfc, 0x80 | (i >> 4), 0x80 | (i & 15), 0xfd, 0x80, 0x80 | i])
+  const plain = execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-frames:v', '50', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-f', 'h264', '-'], { maxBuffer: 1 << 26 })
+  const aus = groupAccessUnits(VideoCodec.H264, splitAnnexB(new Uint8Array(plain), VideoCodec.H264))
+  const captioned = Buffer.concat(aus.map((au, i) => insertSeiAnnexB(VideoCodec.H264, joinAnnexB(au.map((n) => n.data)), buildSeiNal(VideoCodec.H264, buildA53CaptionSei(cc(i))))))
+  execFileSync(ffmpeg, ['-v', 'error', '-f', 'h264', '-r', '25', '-i', '-', '-c', 'copy', '-f', 'mpegts', input], { input: captioned })
+  /** Every caption triple in a file's video SEI, in decode order (the frames' order here: no reordering in the input, and sorted below). */
+  const captionsIn = (file: string, codec: VideoCodec) => {
+    const annexB = execFileSync(ffmpeg, ['-v', 'error', '-i', file, '-map', '0:v', '-c', 'copy', '-f', codec === VideoCodec.H264 ? 'h264' : 'hevc', '-'], { maxBuffer: 1 << 26 })
+    return splitAnnexB(new Uint8Array(annexB), codec)
+      .filter((n) => isSeiNal(codec, n.type))
+      .flatMap((n) => parseSeiNal(codec, n.data).map(readA53Captions))
+      .filter((c): c is Uint8Array => c !== undefined)
+      .map((c) => Buffer.from(c).toString('hex'))
+  }
+  const expected = Array.from({ length: 50 }, (_, i) => Buffer.from(cc(i)).toString('hex')).sort()
+
+  // H.264: libx264's wrapper writes them from the frames' A53_CC side data. H.265: FFmpeg 5.1's
+  // libx265 wrapper drops them (the ffmpeg CLI's H.265 output has none), so the stamp writes them;
+  // before, an H.265 output had none either.
+  it.each([
+    { codec: VideoCodec.H264, name: 'out.ts' },
+    { codec: VideoCodec.H265, name: 'out.ts' },
+    { codec: VideoCodec.H265, name: 'out.mp4' },
+  ])('every frame keeps its captions ($codec, $name), and FFmpeg reads them back', async ({ codec, name }) => {
+    expect(captionsIn(input, VideoCodec.H264).sort()).toEqual(expected)
+    const output = join(dir, `${codec}-${name}`)
+    const summary = await encode({ input, output, codec, preset: 'ultrafast', bitrateKbps: 300, gopSeconds: 1, segmentSeconds: 1, timecode: 'pts', workers: 1, realtime: false })
+    expect(summary.measured).toBe(50)
+    expect(captionsIn(output, codec).sort()).toEqual(expected)
+    const sideData = execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v', '-show_entries', 'frame_side_data=side_data_type', '-of', 'csv=p=0', output], { encoding: 'utf8' })
+    expect(sideData.split('\n').filter((l) => l.includes('A53'))).toHaveLength(50)
+    expect(ffmpegDecodeErrors(output)).toBe('')
   })
 })
 

@@ -578,7 +578,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       })
       decodeErrorsSinceFrame = 0
       droppedInputFrames += analysis.dropped
-      const meta: FrameMeta = { fn: fn++, frameIndex, timecode: formatTimecode(frameIndexToTimecode(frameIndex, rate, dropFrame)), analysis, audio: audioAnalyzer?.score() }
+      const meta: FrameMeta = { fn: fn++, frameIndex, timecode: formatTimecode(frameIndexToTimecode(frameIndex, rate, dropFrame)), analysis, audio: audioAnalyzer?.score(), captions: codec === VideoCodec.H265 ? frameCaptions(src) : undefined }
       // A source (measuring off) keeps no copy: nothing will compare against it. Keyed, like
       // everything downstream of the encoder, by the output index (the encoder's PTS).
       const before = pending.get(outputIndex)?.source
@@ -809,7 +809,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     records.push(record)
     gop.add(record)
     const au = new Uint8Array(packet.data.buffer, packet.data.byteOffset, packet.size)
-    const stamped = stampAccessUnit(codec, au, records, { keepForeignSei: options.keepForeignSei ?? false })
+    const stamped = stampAccessUnit(codec, au, records, { keepForeignSei: options.keepForeignSei ?? false, captions: meta.captions })
     await writeAudioUpTo(ticks90k(packet.dts as number))
     await output!.write({
       data: stamped,
@@ -1221,6 +1221,15 @@ interface AacState {
   filter: Beamcoder.Filterer | undefined
   /** The last decoded frame given to the filter: its format, and where it ends (input ticks). */
   last: { format: string; sampleRate: number; channels: number; layout: string; endIn: number } | undefined
+}
+
+/**
+ * A decoded frame's closed captions (FFmpeg's A53_CC side data: cc_data triples), copied (the frame
+ * goes back to the decoder). libx264's wrapper writes them into H.264 itself; for H.265 the stamp does.
+ */
+function frameCaptions(frame: Beamcoder.Frame): Uint8Array | undefined {
+  const cc = (frame as unknown as { side_data?: { a53_cc?: Uint8Array } | null }).side_data?.a53_cc
+  return cc && cc.length >= 3 ? Uint8Array.from(cc.subarray(0, cc.length - (cc.length % 3))) : undefined
 }
 
 /** A stream's ISO 639-2 language tag, when the input names one. */
