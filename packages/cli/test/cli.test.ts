@@ -31,6 +31,9 @@ describe('mqa command line', () => {
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'udp://127.0.0.1:5001?ttl=300', '--loss', '0.1'], /mqa impair: --to: ttl must be 0-255, got "300"/],
     [['impair', '--from', 'udp://127.0.0.1:5000', '--to', 'udp://127.0.0.1:5001?ttl=', '--loss', '0.1'], /mqa impair: --to: ttl must be 0-255, got ""/],
     [['encode', '-i', 'udp://127.0.0.1:0', '-o', 'y.ts'], /mqa encode: input "udp:\/\/127\.0\.0\.1:0": port 0 is not a port to receive on/],
+    // Before: "it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream", as if a file.
+    [['encode', '-i', 'http://127.0.0.1:9/live.m3u8', '-o', 'y.ts'], /mqa encode: cannot open input "http:\/\/127\.0\.0\.1:9\/live\.m3u8": mqa reads a file, udp:\/\/, srt:\/\/, - \(stdin\) or lavfi:<graph>, not http:\/\//],
+    [['encode', '-i', 'rtmp://127.0.0.1/live', '-o', 'y.ts'], /not rtmp:\/\/ \(relay it/],
     [['encode', '-i', 'lavfi:testsrc2', '-o', 'udp://127.0.0.1:0'], /mqa encode: output "udp:\/\/127\.0\.0\.1:0": port 0 is not a destination/],
     [['bogus'], /unknown command "bogus"/],
     [['encode', '-i', fixture('h264-320x180.ts'), '-o', '/tmp/mqa-cli-out.mkv'], /output "\/tmp\/mqa-cli-out.mkv": mqa writes MPEG-TS \(\.ts\) or MP4 \(\.mp4\), not \.mkv/],

@@ -160,6 +160,11 @@ export async function checkInput(spec: string): Promise<void> {
   if (kind === InputKind.UDP) return void udpListen(spec)
   if (kind === InputKind.SRT) return checkSrtPort(spec)
   if (kind !== InputKind.FILE && kind !== InputKind.TS_FILE) return
+  // A URL of a protocol mqa does not read (http://, rtmp://, rtp://): named as such, not as a missing file.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec)?.[1]
+  if (scheme !== undefined && scheme.toLowerCase() !== 'file') {
+    throw new InputError(`cannot open input ${JSON.stringify(spec)}: mqa reads a file, udp://, srt://, - (stdin) or lavfi:<graph>, not ${scheme}:// (relay it, e.g. ffmpeg -i ${JSON.stringify(spec)} -c copy -f mpegts udp://127.0.0.1:5000)`)
+  }
   const known = kind === InputKind.TS_FILE || sniffContainer(spec) !== undefined
   await assertReadableInput(spec).catch((err: unknown) => {
     const cause = (err as Error).cause as NodeJS.ErrnoException | undefined
