@@ -4,29 +4,41 @@
  * demuxer adds a stream for it, and the old one carries nothing more. The follower moves to
  * another stream of the same kind once that one has given a run of packets spanning `minSeconds`
  * of its own timestamps (and at least `minPackets`), with none from the followed stream between
- * them. A stream beside the followed one (a second programme, a second language) never takes
- * over while the followed one goes on: its runs last one PES, a fraction of a second.
+ * them.
+ *
+ * A stream beside the followed one (a second programme, a second language) never takes over, not
+ * even when the followed one drops out for a while: once its packets have come between the
+ * followed stream's `maxInterleave` times it is known to run in parallel, and is passed over (its
+ * packets are not held either). A stream that replaces the followed one does not interleave with
+ * it, or only for the moment the two overlap.
  */
 export interface StreamFollowerOptions {
   /** Packets in the run, at least (default 12). */
   readonly minPackets?: number
   /** Seconds the run's timestamps span, at least (default 1). Its own clock: an upstream restarted at 0 is followed too. */
   readonly minSeconds?: number
-  /** Packets held for handing over, at most: the oldest go first (default 500). */
+  /** Packets held per stream for handing over, at most: the oldest go first (default 500). */
   readonly maxBacklog?: number
+  /** Times a stream's packets come between the followed stream's before it counts as parallel (default 10). */
+  readonly maxInterleave?: number
+}
+
+interface Run<T> {
+  backlog: T[]
+  earliest: number
+  latest: number
 }
 
 export class StreamFollower<T = unknown> {
   readonly #o: Required<StreamFollowerOptions>
   #current: number
-  #candidate: number | undefined
-  /** The candidate's run of packets, handed over on a move so its first picture (an IDR) is not lost. */
-  #backlog: T[] = []
-  #earliest = Infinity
-  #latest = -Infinity
+  /** Each other stream's run since the followed stream's last packet. */
+  #runs = new Map<number, Run<T>>()
+  /** How often each other stream's packets came between two of the followed stream's. */
+  readonly #interleaved = new Map<number, number>()
 
   constructor(current: number, options: StreamFollowerOptions = {}) {
-    this.#o = { minPackets: 12, minSeconds: 1, maxBacklog: 500, ...options }
+    this.#o = { minPackets: 12, minSeconds: 1, maxBacklog: 500, maxInterleave: 10, ...options }
     this.#current = current
   }
 
@@ -43,37 +55,38 @@ export class StreamFollower<T = unknown> {
    */
   observe(index: number, packet: T, seconds: number | undefined): { follow: boolean; movedFrom?: number; backlog?: T[] } {
     if (index === this.#current) {
-      if (this.#candidate !== undefined) this.#forget()
+      if (this.#runs.size > 0) {
+        for (const other of this.#runs.keys()) this.#interleaved.set(other, (this.#interleaved.get(other) ?? 0) + 1)
+        this.#runs = new Map()
+      }
       return { follow: true }
     }
-    if (index !== this.#candidate) {
-      this.#forget()
-      this.#candidate = index
+    if ((this.#interleaved.get(index) ?? 0) >= this.#o.maxInterleave) {
+      // Parallel: noted as having come between (so the count stays up), nothing held.
+      if (!this.#runs.has(index)) this.#runs.set(index, { backlog: [], earliest: Infinity, latest: -Infinity })
+      return { follow: false }
     }
-    this.#backlog.push(packet)
-    if (this.#backlog.length > this.#o.maxBacklog) this.#backlog.shift()
+    let run = this.#runs.get(index)
+    if (!run) {
+      run = { backlog: [], earliest: Infinity, latest: -Infinity }
+      this.#runs.set(index, run)
+    }
+    run.backlog.push(packet)
+    if (run.backlog.length > this.#o.maxBacklog) run.backlog.shift()
     if (seconds !== undefined && Number.isFinite(seconds)) {
-      this.#earliest = Math.min(this.#earliest, seconds)
-      this.#latest = Math.max(this.#latest, seconds)
+      run.earliest = Math.min(run.earliest, seconds)
+      run.latest = Math.max(run.latest, seconds)
     }
-    if (this.#backlog.length < this.#o.minPackets || !(this.#latest - this.#earliest >= this.#o.minSeconds)) return { follow: false }
+    if (run.backlog.length < this.#o.minPackets || !(run.latest - run.earliest >= this.#o.minSeconds)) return { follow: false }
     const movedFrom = this.#current
-    const backlog = this.#backlog.slice(0, -1)
     this.#current = index
-    this.#forget()
-    return { follow: true, movedFrom, backlog }
+    this.#runs = new Map()
+    return { follow: true, movedFrom, backlog: run.backlog.slice(0, -1) }
   }
 
   /** Follow `index` again (a move the caller could not make: a stream it cannot decode or copy). */
   stay(index: number): void {
     this.#current = index
-    this.#forget()
-  }
-
-  #forget(): void {
-    this.#candidate = undefined
-    this.#backlog = []
-    this.#earliest = Infinity
-    this.#latest = -Infinity
+    this.#runs = new Map()
   }
 }
