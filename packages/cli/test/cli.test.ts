@@ -34,6 +34,7 @@ describe('mqa command line', () => {
     // Before: "it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream", as if a file.
     [['encode', '-i', 'http://127.0.0.1:9/live.m3u8', '-o', 'y.ts'], /mqa encode: cannot open input "http:\/\/127\.0\.0\.1:9\/live\.m3u8": mqa reads a file, udp:\/\/, srt:\/\/, - \(stdin\) or lavfi:<graph>, not http:\/\//],
     [['encode', '-i', 'rtmp://127.0.0.1/live', '-o', 'y.ts'], /not rtmp:\/\/ \(relay it/],
+    [['encode', '-i', 'x.ts', '-o', 'y.ts', '--audio-stream', 'french'], /--audio-stream must be a number \(0, the first audio stream\) or a 3-letter language like fra, got "french"/],
     [['encode', '-i', 'lavfi:testsrc2', '-o', 'udp://127.0.0.1:0'], /mqa encode: output "udp:\/\/127\.0\.0\.1:0": port 0 is not a destination/],
     [['bogus'], /unknown command "bogus"/],
     [['encode', '-i', fixture('h264-320x180.ts'), '-o', '/tmp/mqa-cli-out.mkv'], /output "\/tmp\/mqa-cli-out.mkv": mqa writes MPEG-TS \(\.ts\) or MP4 \(\.mp4\), not \.mkv/],

@@ -543,17 +543,35 @@ describe('audio', () => {
   })
 
   // Before: the second track went without a word, and the first lost its language.
-  it.each(['out.ts', 'out.mp4'])('of two audio streams (eng, fra) the first is carried with its language (%s), and a line names the one left out', async (name) => {
+  /** 1 s with two audio streams: eng (mono, 440 Hz) and fra (stereo, 880 Hz). Made once. */
+  const twoLanguages = () => {
     const input = join(dir, 'two-languages.ts')
     if (!existsSync(input)) {
       execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-f', 'lavfi', '-i', 'sine=f=440', '-f', 'lavfi', '-i', 'sine=f=880:r=48000,aformat=channel_layouts=stereo', '-map', '0', '-map', '1', '-map', '2', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-metadata:s:a:0', 'language=eng', '-metadata:s:a:1', 'language=fra', input])
     }
+    return input
+  }
+
+  it.each(['out.ts', 'out.mp4'])('of two audio streams (eng, fra) the first is carried with its language (%s), and a line names the one left out', async (name) => {
+    const input = twoLanguages()
     const output = join(dir, `two-languages-${name}`)
     const log = recordingLogger()
     await encode({ ...base, input, output, logger: log })
     const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name:stream_tags=language', '-of', 'json', output], { encoding: 'utf8' })) as { streams: { codec_name: string; tags?: { language?: string } }[] }
     expect(probed.streams.map((st) => [st.codec_name, st.tags?.language])).toEqual([['aac', 'eng']])
     expect(log.lines.filter((l) => /more than one audio stream/.test(l.msg)).map((l) => l.fields)).toEqual([{ carried: '#1 aac mono eng', leftOut: ['#2 aac stereo fra'] }])
+  })
+
+  it.each([1, 'fra'])('audioStream %j carries the second (fra), its own audio; one the input does not have is a typed error listing those it has', async (audioStream) => {
+    const input = twoLanguages()
+    const output = join(dir, `fra-${audioStream}.ts`)
+    const log = recordingLogger()
+    await encode({ ...base, input, output, logger: log, audioStream })
+    const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=channels:stream_tags=language', '-of', 'json', output], { encoding: 'utf8' })) as { streams: { channels: number; tags?: { language?: string } }[] }
+    expect(probed.streams.map((st) => [st.channels, st.tags?.language])).toEqual([[2, 'fra']]) // the fra track is the stereo one
+    expect(log.lines.filter((l) => /more than one audio stream/.test(l.msg)).map((l) => l.fields)).toEqual([{ carried: '#2 aac stereo fra', leftOut: ['#1 aac mono eng'] }])
+    const missing = await encode({ ...base, input, output: join(dir, 'none.ts'), audioStream: typeof audioStream === 'number' ? 2 : 'deu' }).catch((err: unknown) => err as Error & { code: string })
+    expect(missing).toMatchObject({ code: EncodeErrorCode.AUDIO_STREAM, message: expect.stringMatching(/^the input has no audio stream (number 2 \(counting from 0\)|in "deu"); its audio streams: #1 aac mono eng, #2 aac stereo fra$/) })
   })
 
   it('AAC is copied, not encoded again: every output audio packet is an input packet, byte for byte', async () => {

@@ -21,9 +21,18 @@ export const encodeFlags = {
   frames: { names: ['--frames'], type: 'number', min: 1, description: 'stop after this many frames' },
   bframes: { names: ['--bframes'], type: 'number', default: 3, min: 0, max: 16, description: 'B-frames between references' },
   audio: { names: ['--audio'], type: 'string', choices: ['auto', 'copy', 'aac', 'none'], default: 'auto', description: 'input audio: copy AAC/MP2/MP3/AC-3 and encode the rest to AAC (auto), copy or fail, always AAC, or leave it out' },
+  audioStream: { names: ['--audio-stream'], type: 'string', description: "which input audio stream is carried: its number among the audio streams (0, the first, by default) or its language (e.g. fra)" },
   audioBitrate: { names: ['--audio-bitrate'], type: 'string', description: 'AAC bitrate when audio is encoded (default 128k for mono and stereo, 64k a channel above: 384k for 5.1)' },
   keepSei: { names: ['--keep-sei'], type: 'boolean', description: "keep user-data SEI that is not ours (input's, encoder info)" },
 } as const satisfies FlagTable
+
+/** `--audio-stream`: a number among the input's audio streams, or a 3-letter language. */
+function parseAudioStream(raw: string | undefined): number | string | undefined {
+  if (raw === undefined) return undefined
+  if (/^\d+$/.test(raw)) return Number(raw)
+  if (/^[a-z]{3}$/i.test(raw)) return raw.toLowerCase()
+  throw new UsageError(`mqa encode: --audio-stream must be a number (0, the first audio stream) or a 3-letter language like fra, got ${JSON.stringify(raw)}`)
+}
 
 export function parseBitrateKbps(raw: string, flag = '--bitrate'): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(raw)
@@ -77,6 +86,7 @@ export async function runEncode(argv: readonly string[]): Promise<number> {
       keepForeignSei: f.keepSei ?? false,
       audio: (f.audio ?? AudioMode.AUTO) as AudioMode,
       audioBitrateKbps: f.audioBitrate === undefined ? undefined : parseBitrateKbps(f.audioBitrate, '--audio-bitrate'),
+      audioStream: parseAudioStream(f.audioStream),
       logger,
       signal: controller.signal,
       onProgress: (p) => status.update(p),

@@ -49,6 +49,8 @@ export const EncodeErrorCode = {
   AUDIO_COPY: 'ERR_AUDIO_COPY',
   /** The AAC encoder or its resampler could not be set up. */
   AUDIO_ENCODER: 'ERR_AUDIO_ENCODER',
+  /** `audioStream` names an audio stream the input does not have. */
+  AUDIO_STREAM: 'ERR_AUDIO_STREAM',
   /** The input ended before one video frame could be decoded. */
   NO_VIDEO_FRAME: 'ERR_NO_VIDEO_FRAME',
 } as const
@@ -94,8 +96,13 @@ export interface EncodeOptions {
   readonly noAudio?: boolean
   /** What happens to the input's audio (default `auto`). */
   readonly audio?: AudioMode
-  /** AAC bitrate when audio is encoded (default 128). */
-  readonly audioBitrateKbps?: number
+  /** AAC bitrate when audio is encoded (default 128 up to stereo, 64 a channel above). */
+  readonly audioBitrateKbps?: number | undefined
+  /**
+   * Which of the input's audio streams is carried: its number among them (0, the first, by
+   * default) or its ISO 639-2 language tag ("fra").
+   */
+  readonly audioStream?: number | string | undefined
 }
 
 /**
@@ -366,7 +373,16 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   // and decoded either way for MQA-AUDIO; its timestamps follow the video's mapping onto the
   // shared clock.
   const audioMode: AudioMode = options.noAudio ? AudioMode.NONE : (options.audio ?? AudioMode.AUTO)
-  let audioIn = audioMode === AudioMode.NONE || input.audioIndex === undefined ? undefined : input.demuxer.streams[input.audioIndex]!
+  const audioStreams = input.demuxer.streams.filter((st) => st.codecpar.codec_type === 'audio')
+  const wanted = options.audioStream
+  const chosen = wanted === undefined ? audioStreams[0] : typeof wanted === 'number' ? audioStreams[wanted] : audioStreams.find((st) => streamLanguage(st) === wanted.toLowerCase())
+  if (audioMode !== AudioMode.NONE && wanted !== undefined && chosen === undefined) {
+    await input.close()
+    const asked = typeof wanted === 'number' ? `number ${wanted} (counting from 0)` : `in ${JSON.stringify(wanted)}`
+    throw new EncodeError(EncodeErrorCode.AUDIO_STREAM, `the input has no audio stream ${asked}; its audio streams: ${audioStreams.map(describeAudio).join(', ') || 'none'}`)
+  }
+  let audioIn = audioMode === AudioMode.NONE ? undefined : chosen
+  if (audioIn) audioFollower.stay(audioIn.index)
   const audioCopyable = audioIn !== undefined && COPYABLE_AUDIO.includes(audioIn.codecpar.name)
   if (audioIn && audioMode === AudioMode.COPY && !audioCopyable) {
     await input.close()
@@ -375,13 +391,13 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   const audioCopy = audioCopyable && audioMode !== AudioMode.AAC
   if (audioIn) {
     const others = input.demuxer.streams.filter((st) => st.codecpar.codec_type === 'audio' && st.index !== audioIn!.index)
-    if (others.length > 0) log.info('the input has more than one audio stream: mqa carries the first, the others are left out', { carried: describeAudio(audioIn), leftOut: others.map(describeAudio) })
+    if (others.length > 0) log.info('the input has more than one audio stream: mqa carries one (--audio-stream chooses), the others are left out', { carried: describeAudio(audioIn), leftOut: others.map(describeAudio) })
   }
   let audioDecoder: Beamcoder.Decoder | undefined
   let audioAnalyzer: AudioAnalyzer | undefined
   if (audioIn) {
     try {
-      audioDecoder = b.decoder({ demuxer: input.demuxer, stream_index: input.audioIndex } as never)
+      audioDecoder = b.decoder({ demuxer: input.demuxer, stream_index: audioIn.index } as never)
     } catch (err) {
       if (audioCopy) log.warn('cannot decode input audio: no MQA-AUDIO', { error: (err as Error).message })
       else {
