@@ -73,9 +73,13 @@ describe('mqa command line', () => {
     // A good file with no video: FFmpeg opens it, and the encoder says what it has instead.
     const audioOnly = join(dir, 'audio-only.mp4')
     execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=duration=1', '-c:a', 'aac', audioOnly])
+    // An empty file: before, "it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream".
+    const empty = join(dir, 'empty.ts')
+    writeFileSync(empty, Buffer.alloc(0))
     const out = join(dir, 'out.ts')
 
     it.each([
+      ['encode, an empty file', ['encode', '-i', empty, '-o', out], 1, /^mqa encode: cannot open input ".*empty\.ts": it is empty \(0 bytes\)$/],
       ['encode, MP4 ftyp + junk', ['encode', '-i', ftypJunk, '-o', out], 1, /^mqa encode: cannot open input ".*ftyp-junk\.mp4": Invalid data found when processing input \(moov atom not found\)$/],
       ['inspect, MP4 ftyp + junk', ['inspect', ftypJunk], 1, /^mqa inspect: cannot open input ".*ftyp-junk\.mp4": Invalid data found when processing input \(moov atom not found\)$/],
       ['encode, TS of junk', ['encode', '-i', junkTs, '-o', out], 1, /^mqa encode: cannot open input ".*junk\.ts": no stream could be found in it$/],

@@ -171,7 +171,11 @@ export async function checkInput(spec: string): Promise<void> {
     const why = cause?.code === 'ENOENT' ? 'no such file' : cause?.code === 'EACCES' ? 'it is not readable' : (cause?.message ?? (err as Error).message)
     throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${why}`, { cause: err })
   })
-  if (!known) throw new InputError(`cannot open input ${JSON.stringify(spec)}: it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream`)
+  if (!known) {
+    // An empty file (a recording that never started, a failed download) is said to be one.
+    const empty = statSync(spec, { throwIfNoEntry: false })?.size === 0
+    throw new InputError(`cannot open input ${JSON.stringify(spec)}: ${empty ? 'it is empty (0 bytes)' : 'it is not MPEG-TS, MP4/MOV, Matroska or an H.264/H.265 elementary stream'}`)
+  }
 }
 
 /** Common's URL errors (`ERR_URL_INVALID`) raised as `ERR_INPUT`, message unchanged. */
