@@ -344,9 +344,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     // stream FFmpeg added since (a new PID in a live TS) is in it only once that is cleared.
     if (input.demuxer.streams[index] === undefined) (input.demuxer as unknown as { __streams?: unknown }).__streams = undefined
     const st = input.demuxer.streams[index]
-    const kind = st?.codecpar.codec_type
-    if (!st || !kind || !['video', 'audio', 'data', 'subtitle'].includes(kind)) return undefined
-    const info = { kind, secondsPerTick: st.time_base[0]! / st.time_base[1]! }
+    if (!st) return undefined
+    // Any type is kept (`unknown` too): the loop uses only video and audio.
+    const info = { kind: String(st.codecpar.codec_type ?? 'unknown'), secondsPerTick: st.time_base[0]! / st.time_base[1]! }
     streamInfo.set(index, info)
     return info
   }
