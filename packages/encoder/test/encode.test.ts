@@ -329,11 +329,15 @@ describe('outputs that cannot be written', () => {
   // nobody listens on fail with ECONNREFUSED, all on 127.0.0.1. FFmpeg's I/O keeps its first write
   // error and writes nothing after it: before the beamcoder patch cleared it, one refused send
   // stopped the output for good (0 datagrams once the receiver was up, every packet an error).
-  it('a UDP output whose sends fail does not stop the encode, and sends again once the receiver is back', async () => {
+  // With `bitrate=` FFmpeg paces the datagrams from a thread of its own, which ends at the first
+  // failed send: before, that output sent nothing more (0 datagrams once the receiver was up); now
+  // it is opened again a second later.
+  it.each(['connect=1', 'connect=1&bitrate=2000000'])('a UDP output whose sends fail (?%s) does not stop the encode, and sends again once the receiver is back', async (query) => {
     const port = await freeUdpPort()
     const logger = recordingLogger()
+    const output = `udp://127.0.0.1:${port}?${query}`
     // 75 frames paced at 25 fps: 3 s, the receiver starts after 1 s.
-    const done = encode({ ...base, output: `udp://127.0.0.1:${port}?connect=1`, realtime: true, maxFrames: 75, logger })
+    const done = encode({ ...base, output, realtime: true, maxFrames: 75, logger })
     await new Promise((r) => setTimeout(r, 1000))
     const rx = createSocket('udp4')
     const datagrams: Buffer[] = []
@@ -343,10 +347,15 @@ describe('outputs that cannot be written', () => {
       const summary = await done
       expect(summary.frames).toBe(75)
       expect(summary.outputErrors).toBeGreaterThan(0)
-      expect(logger.lines.find((l) => l.level === 'warn')?.fields).toMatchObject({ output: `udp://127.0.0.1:${port}?connect=1`, reason: 'Connection refused' })
-      // After 1 s of a 3 s stream at 300 kb/s, most of 2 s of TS arrives: 7-packet datagrams.
+      expect(logger.lines.find((l) => l.level === 'warn')?.fields).toMatchObject({ output, reason: 'Connection refused' })
+      // After 1 s of a 3 s stream at 800 kb/s, most of 2 s of TS arrives (paced: from the reopening,
+      // at most a second after the receiver is up): 7-packet datagrams, which FFmpeg decodes.
       expect(datagrams.length).toBeGreaterThan(20)
       expect(datagrams.every((d) => d.length % 188 === 0 && d[0] === 0x47)).toBe(true)
+      const received = join(workDir('udp-back'), 'received.ts')
+      writeFileSync(received, Buffer.concat(datagrams))
+      const frames = execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v', '-count_frames', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', received], { encoding: 'utf8' })
+      expect(Number(frames.trim().split('\n')[0])).toBeGreaterThan(20)
     } finally {
       rx.close()
     }

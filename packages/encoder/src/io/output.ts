@@ -91,6 +91,18 @@ export interface StreamSpec {
   readonly language?: string | undefined
 }
 
+/** A UDP output FFmpeg paces (`?bitrate=`), from a sending thread that ends at the first failed send. */
+const PACED_UDP = /^udp:\/\/[^?]*\?(?:.*&)?bitrate=/
+/** How long a paced UDP output whose thread ended waits before it is opened again. */
+const REOPEN_AFTER_MS = 1000
+
+function addStreamTo(m: Beamcoder.Muxer, spec: StreamSpec): number {
+  const s = m.newStream({ name: spec.name, time_base: [1, 90000] } as never)
+  Object.assign(s.codecpar, spec.codecpar)
+  if (spec.language) s.metadata = { language: spec.language }
+  return s.index
+}
+
 /** Told of each packet a UDP output could not send (it is lost on that output; the others go on). */
 export type SendErrorListener = (spec: string, reason: string, total: number) => void
 
@@ -105,6 +117,12 @@ export class Outputs {
   readonly formatName: string
   readonly #specs: readonly string[]
   readonly #muxers: Beamcoder.Muxer[]
+  readonly #streams: StreamSpec[] = []
+  /**
+   * Per output: when a paced UDP output (`?bitrate=`) whose sending thread has ended may be opened
+   * again (performance.now() ms); undefined while it sends.
+   */
+  readonly #reopenAt: (number | undefined)[]
   readonly #onSendError: SendErrorListener | undefined
   #sendErrors = 0
   #open = false
@@ -117,18 +135,21 @@ export class Outputs {
     this.#specs = specs
     this.formatName = outputFormat(specs[0]!)
     const b = loadBeamcoder()
-    this.#muxers = specs.map(() => {
-      // (beamcoder's types do not declare the flag; its muxer object has it, true by default.)
-      const m = b.muxer({ format_name: this.formatName }) as Beamcoder.Muxer & { interleaved: boolean }
-      // Not interleaved: writeFrame reads this flag of the muxer (a stream's own `interleaved` is
-      // ignored). Interleaving, FFmpeg's queue holds packets after their JavaScript objects are
-      // collected and frees them on a worker thread, where beamcoder then deletes a JavaScript
-      // reference: that corrupts Node's reference list and crashes the process later (a segfault
-      // in DrainFinalizerQueue after 1–2 minutes of an encode with audio). The encoder writes in
-      // DTS order itself.
-      m.interleaved = false
-      return m
-    })
+    this.#muxers = specs.map(() => this.#newMuxer(b))
+    this.#reopenAt = specs.map(() => undefined)
+  }
+
+  #newMuxer(b: ReturnType<typeof loadBeamcoder>): Beamcoder.Muxer {
+    // (beamcoder's types do not declare the flag; its muxer object has it, true by default.)
+    const m = b.muxer({ format_name: this.formatName }) as Beamcoder.Muxer & { interleaved: boolean }
+    // Not interleaved: writeFrame reads this flag of the muxer (a stream's own `interleaved` is
+    // ignored). Interleaving, FFmpeg's queue holds packets after their JavaScript objects are
+    // collected and frees them on a worker thread, where beamcoder then deletes a JavaScript
+    // reference: that corrupts Node's reference list and crashes the process later (a segfault
+    // in DrainFinalizerQueue after 1–2 minutes of an encode with audio). The encoder writes in
+    // DTS order itself.
+    m.interleaved = false
+    return m
   }
 
   get isOpen(): boolean {
@@ -147,6 +168,9 @@ export class Outputs {
     if (outputKind(spec) === OutputKind.UDP) {
       this.#sendErrors++
       this.#onSendError?.(spec, reason, this.#sendErrors)
+      // Paced (`?bitrate=`), FFmpeg sends from a thread of its own, which ends at the first failed
+      // send: that output is opened again a second later (and again while sends fail).
+      if (PACED_UDP.test(spec)) this.#reopenAt[i] ??= performance.now() + REOPEN_AFTER_MS
       return
     }
     throw new OutputError(`cannot write output ${JSON.stringify(spec)}: ${reason}`, { cause: err })
@@ -155,13 +179,38 @@ export class Outputs {
   /** Add a stream to every muxer; returns its index. */
   addStream(spec: StreamSpec): number {
     let index = -1
-    for (const m of this.#muxers) {
-      const s = m.newStream({ name: spec.name, time_base: [1, 90000] } as never)
-      Object.assign(s.codecpar, spec.codecpar)
-      if (spec.language) s.metadata = { language: spec.language }
-      index = s.index
-    }
+    this.#streams.push(spec)
+    for (const m of this.#muxers) index = addStreamTo(m, spec)
     return index
+  }
+
+  /**
+   * A paced UDP output whose sending thread ended, due to be tried again: a new muxer (the same
+   * streams, a new socket and thread; receivers see a new PAT/PMT and a continuity gap, as after
+   * any outage) takes the old one's place. False when it is not due yet or cannot be opened.
+   */
+  async #reopen(i: number): Promise<boolean> {
+    const due = this.#reopenAt[i]
+    if (due === undefined) return true
+    if (performance.now() < due) return false
+    const m = this.#newMuxer(loadBeamcoder())
+    for (const spec of this.#streams) addStreamTo(m, spec)
+    try {
+      await m.openIO({ url: ioUrl(this.#specs[i]!) } as never)
+      await m.writeHeader()
+    } catch {
+      this.#reopenAt[i] = performance.now() + REOPEN_AFTER_MS
+      return false
+    }
+    const old = this.#muxers[i]!
+    this.#muxers[i] = m
+    this.#reopenAt[i] = undefined
+    try {
+      old.forceClose()
+    } catch {
+      // Its socket and thread are gone already; nothing else to free.
+    }
+    return true
   }
 
   async open(): Promise<void> {
@@ -175,7 +224,13 @@ export class Outputs {
   /** Write one packet to every output (a fresh packet per muxer: the muxer takes what it is given). */
   async write(fields: { data: Uint8Array; size: number; pts: number; dts: number; duration: number; stream_index: number; flags: { KEY: boolean } }): Promise<void> {
     const b = loadBeamcoder()
-    for (const [i, m] of this.#muxers.entries()) {
+    for (let i = 0; i < this.#muxers.length; i++) {
+      if (this.#reopenAt[i] !== undefined && !(await this.#reopen(i))) {
+        // Not sending (its thread ended, and it is not yet due to be opened again): lost there.
+        this.#sendErrors++
+        continue
+      }
+      const m = this.#muxers[i]!
       const data = Buffer.alloc(fields.size + 64) // FFmpeg reads up to 64 bytes past the end
       data.set(fields.data.subarray(0, fields.size))
       // Times come in 90 kHz; the MP4 muxer may have chosen its own time base in writeHeader
