@@ -1,6 +1,6 @@
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
-import { copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ffmpeg, fixture, workDir } from '../../encoder/test/helpers.js'
@@ -90,6 +90,8 @@ describe('mqa command line', () => {
       ['encode, x264 preset unknown', ['encode', '-i', fixture('h264-320x180.ts'), '-o', out, '--preset', 'nosuch'], 2, /^mqa encode: --preset must be one of ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow, placebo, got "nosuch"$/],
       ['encode, x265 preset unknown', ['encode', '-i', fixture('h264-320x180.ts'), '-o', out, '--codec', 'h265', '--preset', 'nosuch'], 2, /^mqa encode: --preset must be one of .*got "nosuch"$/],
       ['encode, output folder missing', ['encode', '-i', fixture('h264-320x180.ts'), '-o', '/nonexistent-mqa-dir/x.ts'], 1, /^mqa encode: cannot write output "\/nonexistent-mqa-dir\/x\.ts": folder \/nonexistent-mqa-dir does not exist$/],
+      // Before: the whole encode ran, then Node's stack trace for ENOENT, and the report was lost.
+      ['encode, report folder missing', ['encode', '-i', fixture('h264-320x180.ts'), '-o', out, '--report', '/nonexistent-mqa-dir/r.json'], 1, /^mqa encode: cannot write report "\/nonexistent-mqa-dir\/r\.json": folder \/nonexistent-mqa-dir does not exist$/],
     ])('%s', (_name, args, status, message) => {
       const r = mqa(args)
       expect(r.status, r.stderr).toBe(status)
@@ -97,6 +99,15 @@ describe('mqa command line', () => {
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1) // one line: no stack, no native DEBUG or log lines
       expect(r.stdout).toBe('') // beamcoder's printf goes to stdout, where media may be
     })
+  })
+
+  it.skipIf(!existsSync('/dev/full'))('a report that cannot be written at the end (a full disk) is one line, exit 1, and the output is whole', () => {
+    const dir = workDir('cli-report-full')
+    const out = join(dir, 'out.ts')
+    const r = mqa(['encode', '-i', fixture('h264-320x180.ts'), '-o', out, '--report', '/dev/full'])
+    expect(r.status, r.stderr).toBe(1)
+    expect(r.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('{'))).toEqual(['mqa encode: cannot write report "/dev/full": ENOSPC: no space left on device, write'])
+    expect(execFileSync(ffmpeg, ['-v', 'error', '-i', out, '-f', 'null', '-'], { encoding: 'utf8' })).toBe('')
   })
 
   it('an output that is the input, by its name or a link to it, is refused before either opens, and the input is left as it was', () => {

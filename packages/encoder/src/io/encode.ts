@@ -32,7 +32,7 @@ import { beamcoderMessage, loadBeamcoder, type Beamcoder } from './beamcoder.js'
 import { InputError, checkInput, openInput, type OpenedInput } from './input.js'
 import { type HeldSource, MetricsPool, type NotRun } from './metrics-pool.js'
 import { framePicture } from './metrics-task.js'
-import { OutputError, Outputs, assertWritableOutput } from './output.js'
+import { OutputError, Outputs, assertWritableFile, assertWritableOutput } from './output.js'
 import { ShellError } from './errors.js'
 
 /** libx264's and libx265's preset names (both libraries use the same ten). */
@@ -227,6 +227,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     throw new EncodeError(EncodeErrorCode.PRESET, `preset ${JSON.stringify(options.preset)} is not one of ${ENCODER_PRESETS.join(', ')}`)
   }
   for (const spec of typeof options.output === 'string' ? [options.output] : options.output) await assertWritableOutput(spec, options.input)
+  if (options.report) await assertWritableFile(options.report, 'report')
   const sourceLog = new ErrorWindow(10_000)
   let input: OpenedInput
   try {
@@ -965,7 +966,13 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     await input.close()
   }
 
-  if (options.report) await writeFile(options.report, JSON.stringify({ frames: report }, null, 1))
+  if (options.report) {
+    // The output is whole by now; a report that cannot be written after all (the disk filled, the
+    // folder went) is one error naming it, not a crash.
+    await writeFile(options.report, JSON.stringify({ frames: report }, null, 1)).catch((err: unknown) => {
+      throw new OutputError(`cannot write report ${JSON.stringify(options.report)}: ${(err as Error).message}`, { cause: err })
+    })
+  }
   const wallMs = performance.now() - started
   return {
     frames: written,

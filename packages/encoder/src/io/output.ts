@@ -23,22 +23,31 @@ export async function assertWritableOutput(spec: string, input?: string): Promis
   ioUrl(spec) // a malformed udp:// throws here
   outputFormat(spec) // so does a container we do not write
   if (outputKind(spec) !== OutputKind.FILE) return
-  const dir = dirname(spec)
+  await assertWritableFile(spec, 'output')
+  const existing = await stat(spec).catch(() => undefined)
+  // The same file by another name too (a link, ./x.ts): opening the output would truncate what is being read.
+  const source = input === undefined ? undefined : await stat(input).catch(() => undefined)
+  if (existing && source && existing.dev === source.dev && existing.ino === source.ino) {
+    throw new OutputError(`cannot write output ${JSON.stringify(spec)}: it is the input, which writing would overwrite while it is read`)
+  }
+}
+
+/**
+ * A file mqa will write (`what`: an output, or the `--report`): its folder exists and is writable,
+ * and it is not a directory. Checked before the input opens, so a typo is not found only at the
+ * end of a long encode.
+ */
+export async function assertWritableFile(path: string, what: 'output' | 'report'): Promise<void> {
+  const dir = dirname(path)
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`)
     await access(dir, constants.W_OK)
   } catch (err) {
     const e = err as NodeJS.ErrnoException
     const why = e.code === 'ENOENT' ? `folder ${dir} does not exist` : e.code === 'EACCES' ? `folder ${dir} is not writable` : e.message
-    throw new OutputError(`cannot write output ${JSON.stringify(spec)}: ${why}`, { cause: err })
+    throw new OutputError(`cannot write ${what} ${JSON.stringify(path)}: ${why}`, { cause: err })
   }
-  const existing = await stat(spec).catch(() => undefined)
-  if (existing?.isDirectory()) throw new OutputError(`cannot write output ${JSON.stringify(spec)}: it is a directory`)
-  // The same file by another name too (a link, ./x.ts): opening the output would truncate what is being read.
-  const source = input === undefined ? undefined : await stat(input).catch(() => undefined)
-  if (existing && source && existing.dev === source.dev && existing.ino === source.ino) {
-    throw new OutputError(`cannot write output ${JSON.stringify(spec)}: it is the input, which writing would overwrite while it is read`)
-  }
+  if (await stat(path).then((st) => st.isDirectory(), () => false)) throw new OutputError(`cannot write ${what} ${JSON.stringify(path)}: it is a directory`)
 }
 
 export function outputKind(spec: string): OutputKind {
