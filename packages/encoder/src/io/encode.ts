@@ -327,6 +327,10 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
    * one error naming the output, never an unhandled rejection.
    */
   let writeFailure: { error: unknown } | undefined
+  /** (A function: the write queue sets `writeFailure` while the main loop awaits, which TypeScript's narrowing does not see.) */
+  const throwIfWriteFailed = (): void => {
+    if (writeFailure) throw writeFailure.error
+  }
   let psnrSum = 0
   let ssimSum = 0
   let mqaSum = 0
@@ -335,7 +339,6 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   let decoder = await closingInputOnError(() => b.decoder({ demuxer: input.demuxer, stream_index: input.videoIndex, thread_count: 0 } as never))
   /** The input streams followed: a live TS whose video or audio comes back on another PID is followed there. */
   const videoFollower = new StreamFollower<Beamcoder.Packet>(input.videoIndex)
-  const audioFollower = new StreamFollower<Beamcoder.Packet>(input.audioIndex ?? -1)
   /** Each input stream's type and time base, read once per stream. */
   const streamInfo = new Map<number, { kind: string; secondsPerTick: number }>()
   const streamOf = (index: number): { kind: string; secondsPerTick: number } | undefined => {
@@ -383,7 +386,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     throw new EncodeError(EncodeErrorCode.AUDIO_STREAM, `the input has no audio stream ${asked}; its audio streams: ${audioStreams.map(describeAudio).join(', ') || 'none'}`)
   }
   let audioIn = audioMode === AudioMode.NONE ? undefined : chosen
-  if (audioIn) audioFollower.stay(audioIn.index)
+  const audioFollower = new StreamFollower<Beamcoder.Packet>(audioIn?.index ?? -1)
   const audioCopyable = audioIn !== undefined && COPYABLE_AUDIO.includes(audioIn.codecpar.name)
   if (audioIn && audioMode === AudioMode.COPY && !audioCopyable) {
     await input.close()
@@ -391,7 +394,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
   }
   const audioCopy = audioCopyable && audioMode !== AudioMode.AAC
   if (audioIn) {
-    const others = input.demuxer.streams.filter((st) => st.codecpar.codec_type === 'audio' && st.index !== audioIn!.index)
+    const others = audioStreams.filter((st) => st !== audioIn)
     if (others.length > 0) log.info('the input has more than one audio stream: mqa carries one (--audio-stream chooses), the others are left out', { carried: describeAudio(audioIn), leftOut: others.map(describeAudio) })
   }
   let audioDecoder: Beamcoder.Decoder | undefined
@@ -645,9 +648,13 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       const r = errorLog.record('ERR_DECODE')
       if (r) log.warn('input decode error', { error: (err as Error).message, total: r.total })
     }
-    for (const f of decoded) {
-      if (options.maxFrames !== undefined && fn >= options.maxFrames) break
-      if (pastStopDeadline()) break
+    await handleSourceFrames(decoded)
+  }
+
+  /** Decoded source frames in order, up to --frames and the stop deadline. */
+  async function handleSourceFrames(frames: Beamcoder.Frame[]): Promise<void> {
+    for (const f of frames) {
+      if ((options.maxFrames !== undefined && fn >= options.maxFrames) || pastStopDeadline()) break
       await handleSourceFrame(f)
     }
   }
@@ -669,10 +676,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       return false
     }
     log.info('the input video moved to another stream (a reconfigured upstream): it is followed there', { from: describeStream(streams[from]!), to: describeStream(streams[to]!) })
-    for (const f of await flushFrames(decoder)) {
-      if ((options.maxFrames !== undefined && fn >= options.maxFrames) || pastStopDeadline()) break
-      await handleSourceFrame(f)
-    }
+    await handleSourceFrames(await flushFrames(decoder))
     decoder = next
     inputVideoCodec = seiCodecOf(streams[to]!.codecpar.name)
     return true
@@ -914,16 +918,9 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
       if (seen.movedFrom !== undefined && !(await followVideo(seen.movedFrom, packet.stream_index))) continue
       for (const p of [...(seen.backlog ?? []), packet]) await handleVideoPacket(p)
     }
-    if (writeFailure) throw writeFailure.error
+    throwIfWriteFailed()
     // Also after a stop: the frames the decoder holds were received, and make a clean tail.
-    if (!pastStopDeadline()) {
-      const rest = await flushFrames(decoder)
-      for (const f of rest) {
-        if (options.maxFrames !== undefined && fn >= options.maxFrames) break
-        if (pastStopDeadline()) break
-        await handleSourceFrame(f)
-      }
-    }
+    if (!pastStopDeadline()) await handleSourceFrames(await flushFrames(decoder))
     if (aac) {
       try {
         await flushAacFilter()
@@ -946,7 +943,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     while (pool && pool.inFlight > 0 && !(stoppedAt !== undefined && performance.now() - stoppedAt > STOP_DRAIN_MS + 1000)) await sleep(5)
     drain(true)
     await writeChain
-    if (writeFailure) throw writeFailure.error
+    throwIfWriteFailed()
     if (muxStarted && output) {
       await writeAudioUpTo(Infinity)
       await output.close()

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { parseUrlWithPort } from '@mqa/common'
@@ -23,8 +23,7 @@ export async function assertWritableOutput(spec: string, input?: string): Promis
   ioUrl(spec) // a malformed udp:// throws here
   outputFormat(spec) // so does a container we do not write
   if (outputKind(spec) !== OutputKind.FILE) return
-  await assertWritableFile(spec, 'output')
-  const existing = await stat(spec).catch(() => undefined)
+  const existing = await assertWritableFile(spec, 'output')
   // The same file by another name too (a link, ./x.ts): opening the output would truncate what is being read.
   const source = input === undefined ? undefined : await stat(input).catch(() => undefined)
   if (existing && source && existing.dev === source.dev && existing.ino === source.ino) {
@@ -35,9 +34,9 @@ export async function assertWritableOutput(spec: string, input?: string): Promis
 /**
  * A file mqa will write (`what`: an output, or the `--report`): its folder exists and is writable,
  * and it is not a directory. Checked before the input opens, so a typo is not found only at the
- * end of a long encode.
+ * end of a long encode. Returns the file's stats when it exists already.
  */
-export async function assertWritableFile(path: string, what: 'output' | 'report'): Promise<void> {
+export async function assertWritableFile(path: string, what: 'output' | 'report'): Promise<Stats | undefined> {
   const dir = dirname(path)
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`)
@@ -47,7 +46,9 @@ export async function assertWritableFile(path: string, what: 'output' | 'report'
     const why = e.code === 'ENOENT' ? `folder ${dir} does not exist` : e.code === 'EACCES' ? `folder ${dir} is not writable` : e.message
     throw new OutputError(`cannot write ${what} ${JSON.stringify(path)}: ${why}`, { cause: err })
   }
-  if (await stat(path).then((st) => st.isDirectory(), () => false)) throw new OutputError(`cannot write ${what} ${JSON.stringify(path)}: it is a directory`)
+  const existing = await stat(path).catch(() => undefined)
+  if (existing?.isDirectory()) throw new OutputError(`cannot write ${what} ${JSON.stringify(path)}: it is a directory`)
+  return existing
 }
 
 export function outputKind(spec: string): OutputKind {
