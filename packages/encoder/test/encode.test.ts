@@ -3,12 +3,17 @@ import { createSocket } from 'node:dgram'
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { MQA_SEI_UUID, buildA53CaptionSei, buildSeiNal, insertSeiAnnexB, isSeiNal, parseSeiNal, readA53Captions, recordingLogger, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
+import { MQA_SEI_UUID, buildA53CaptionSei, buildSeiNal, insertSeiAnnexB, isSeiNal, parseSeiNal, readA53Captions, recordingLogger, type RecordedLine, VideoCodec, formatTimecode, frameIndexToTimecode, frameRate, groupAccessUnits, joinAnnexB, splitAnnexB, timecodeToFrameIndex } from '@mqa/common'
 import { describe, expect, it } from 'vitest'
 import { AudioMode, EncodeErrorCode, encode, type ReportFrame } from '../src/index.js'
 import { inspectFile } from '../src/io/inspect.js'
 import { stampAccessUnit } from '../src/stamp.js'
 import { ffmpeg, ffmpegDecodeErrors, ffmpegScores, ffprobe, fixture, probeFrames, withTimecodeSei, workDir } from './helpers.js'
+
+/** The fields of each recorded log line whose message matches. */
+function fieldsOf(log: { readonly lines: readonly RecordedLine[] }, msg: RegExp): Record<string, unknown>[] {
+  return log.lines.filter((l) => msg.test(l.msg)).map((l) => l.fields)
+}
 
 function readReport(file: string): ReportFrame[] {
   return (JSON.parse(readFileSync(file, 'utf8')) as { frames: ReportFrame[] }).frames.sort((a, b) => a.frameIndex - b.frameIndex)
@@ -226,7 +231,7 @@ describe('an input picture x264 cannot take as it is (no --size)', () => {
     expect(summary.frames).toBe(25)
     expect(summary.measured).toBe(25)
     expect(outputSize(output)).toBe('320x180')
-    expect(log.lines.filter((l) => /odd side/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: '321x181', output: '320x180' }])
+    expect(fieldsOf(log, /odd side/)).toEqual([{ input: '321x181', output: '320x180' }])
     // Cropped, the picture is untouched: FFmpeg scores it against the cropped source as we do.
     // (Scaled, every pixel would be resampled and the PSNR against the cropped source would fall.)
     const ref = ffmpegScores(output, cropped)
@@ -245,7 +250,7 @@ describe('an input picture x264 cannot take as it is (no --size)', () => {
     const log = recordingLogger()
     const summary = await encode({ ...base, input, output: join(dir, 'out.ts'), logger: log })
     expect(summary.measured).toBe(10)
-    expect(log.lines.filter((l) => /not 8-bit 4:2:0/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: 'yuv420p10le' }])
+    expect(fieldsOf(log, /not 8-bit 4:2:0/)).toEqual([{ input: 'yuv420p10le' }])
   })
 
   it('smaller than 16x16, the smallest picture mqa measures: scaled up to it, every frame measured', async () => {
@@ -257,7 +262,7 @@ describe('an input picture x264 cannot take as it is (no --size)', () => {
     expect(summary.measured).toBe(25)
     expect(summary.metricsErrors).toBe(0)
     expect(outputSize(output)).toBe('16x16')
-    expect(log.lines.filter((l) => /smaller than mqa measures \(16x16\): it is scaled up/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: '12x12', output: '16x16' }])
+    expect(fieldsOf(log, /smaller than mqa measures \(16x16\): it is scaled up/)).toEqual([{ input: '12x12', output: '16x16' }])
   })
 })
 
@@ -299,7 +304,7 @@ describe("what the input says about its picture: the pixels' shape (sample aspec
     execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x192:rate=50', '-vf', 'interlace', '-frames:v', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-flags', '+ildct+ilme', '-x264opts', 'tff=1', input])
     const log = recordingLogger()
     expect((await encode({ ...base, input, output: join(dir, 'out.ts'), logger: log })).measured).toBe(6)
-    expect(log.lines.filter((l) => /interlaced/.test(l.msg)).map((l) => l.fields)).toEqual([{ fieldOrder: 'top field first' }])
+    expect(fieldsOf(log, /interlaced/)).toEqual([{ fieldOrder: 'top field first' }])
   })
 
   it('scaled by --size, the picture keeps its shape (as FFmpeg\'s scale filter does): HDV 1440x1080 4:3 pixels to 640x360 square ones', async () => {
@@ -505,7 +510,7 @@ describe('audio', () => {
     const log = recordingLogger()
     await encode({ ...base, input: s61, output: join(dir, 'from-6.1.ts'), audio: AudioMode.AAC, logger: log })
     expect(audioStream(join(dir, 'from-6.1.ts'))).toMatchObject([{ codec_name: 'aac', channels: 6 }])
-    expect(log.lines.filter((l) => /mixed down/.test(l.msg)).map((l) => l.fields)).toEqual([{ input: '7 channels', output: '5.1' }])
+    expect(fieldsOf(log, /mixed down/)).toEqual([{ input: '7 channels', output: '5.1' }])
   })
 
   // Before: FFmpeg's buffer source refused the first 5.1 frame, beamcoder's filterer gave nothing
@@ -521,7 +526,7 @@ describe('audio', () => {
     const reportFile = join(dir, 'switched.json')
     const log = recordingLogger()
     const summary = await encode({ ...base, input: joined, output, report: reportFile, audio: AudioMode.AAC, logger: log })
-    expect(log.lines.filter((l) => /input audio changed/.test(l.msg)).map((l) => l.fields)).toEqual([{ from: '48000 Hz fltp stereo', to: '44100 Hz fltp 5.1', output: '48000 Hz stereo' }])
+    expect(fieldsOf(log, /input audio changed/)).toEqual([{ from: '48000 Hz fltp stereo', to: '44100 Hz fltp 5.1', output: '48000 Hz stereo' }])
     expect(log.lines.filter((l) => l.level === 'warn' && /audio/.test(l.msg))).toEqual([])
     expect(audioStream(output)).toMatchObject([{ codec_name: 'aac', sample_rate: '48000', channels: 2 }])
     expect(ffmpegDecodeErrors(output)).toBe('')
@@ -568,7 +573,7 @@ describe('audio', () => {
     await encode({ ...base, input, output, logger: log })
     const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name:stream_tags=language', '-of', 'json', output], { encoding: 'utf8' })) as { streams: { codec_name: string; tags?: { language?: string } }[] }
     expect(probed.streams.map((st) => [st.codec_name, st.tags?.language])).toEqual([['aac', 'eng']])
-    expect(log.lines.filter((l) => /more than one audio stream/.test(l.msg)).map((l) => l.fields)).toEqual([{ carried: '#1 aac mono eng', leftOut: ['#2 aac stereo fra'] }])
+    expect(fieldsOf(log, /more than one audio stream/)).toEqual([{ carried: '#1 aac mono eng', leftOut: ['#2 aac stereo fra'] }])
   })
 
   it.each([1, 'fra'])('audioStream %j carries the second (fra), its own audio; one the input does not have is a typed error listing those it has', async (audioStream) => {
@@ -578,7 +583,7 @@ describe('audio', () => {
     await encode({ ...base, input, output, logger: log, audioStream })
     const probed = JSON.parse(execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=channels:stream_tags=language', '-of', 'json', output], { encoding: 'utf8' })) as { streams: { channels: number; tags?: { language?: string } }[] }
     expect(probed.streams.map((st) => [st.channels, st.tags?.language])).toEqual([[2, 'fra']]) // the fra track is the stereo one
-    expect(log.lines.filter((l) => /more than one audio stream/.test(l.msg)).map((l) => l.fields)).toEqual([{ carried: '#2 aac stereo fra', leftOut: ['#1 aac mono eng'] }])
+    expect(fieldsOf(log, /more than one audio stream/)).toEqual([{ carried: '#2 aac stereo fra', leftOut: ['#1 aac mono eng'] }])
     const missing = await encode({ ...base, input, output: join(dir, 'none.ts'), audioStream: typeof audioStream === 'number' ? 2 : 'deu' }).catch((err: unknown) => err as Error & { code: string })
     expect(missing).toMatchObject({ code: EncodeErrorCode.AUDIO_STREAM, message: expect.stringMatching(/^the input has no audio stream (number 2 \(counting from 0\)|in "deu"); its audio streams: #1 aac mono eng, #2 aac stereo fra$/) })
   })

@@ -1049,15 +1049,15 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
     const a = aac
     try {
       if (a.anchorIn === undefined && typeof af.pts === 'number') a.anchorIn = af.pts
-      const input = { sampleRate: af.sample_rate, format: af.format, layout: layoutOf(af.channel_layout, af.channels) }
-      const key = `${input.sampleRate} Hz ${input.format} ${input.layout}`
+      const inFormat = { sampleRate: af.sample_rate, format: af.format, layout: layoutOf(af.channel_layout, af.channels) }
+      const key = `${inFormat.sampleRate} Hz ${inFormat.format} ${inFormat.layout}`
       if (a.convert?.input !== key) {
         if (a.convert) log.info('the input audio changed: it is converted to the AAC stream as it was opened', { from: a.convert.input, to: key, output: `${a.sampleRate} Hz ${a.layout}` })
         a.convert = {
           input: key,
           filterer: await b.filterer({
             filterType: 'audio',
-            inputParams: [{ sampleRate: input.sampleRate, sampleFormat: input.format, channelLayout: input.layout, timeBase: audioIn!.time_base }],
+            inputParams: [{ sampleRate: inFormat.sampleRate, sampleFormat: inFormat.format, channelLayout: inFormat.layout, timeBase: audioIn!.time_base }],
             outputParams: [{ sampleRate: a.sampleRate, sampleFormat: 'fltp', channelLayout: a.layout }],
             filterSpec: `aresample=${a.sampleRate},aformat=sample_fmts=fltp:sample_rates=${a.sampleRate}:channel_layouts=${a.layout}`,
           } as never),
@@ -1070,7 +1070,7 @@ export async function encode(options: EncodeOptions): Promise<EncodeSummary> {
         filterSpec: `aresample=${a.sampleRate}:async=1:min_hard_comp=0.02,asetnsamples=n=${a.frameSize}:p=0`,
       } as never)
       if (typeof af.pts === 'number' && af.format) {
-        a.last = { format: af.format, sampleRate: af.sample_rate, channels: af.channels, layout: input.layout, endIn: af.pts + Math.round((af.nb_samples * audioTimescale) / af.sample_rate) }
+        a.last = { format: af.format, sampleRate: af.sample_rate, channels: af.channels, layout: inFormat.layout, endIn: af.pts + Math.round((af.nb_samples * audioTimescale) / af.sample_rate) }
       }
       await encodeFiltered(a, [af])
     } catch (err) {
